@@ -1,0 +1,91 @@
+"""The one error tree of shopsense.
+
+Every error that shopsense raises on purpose derives from :class:`ShopsenseError`, so
+that the CLI and the HTTP layer can map all of them with one handler::
+
+    ShopsenseError                 code="error"            HTTP 500
+    ├── ConfigurationError         code="configuration"    HTTP 500
+    ├── ValidationFailedError      code="validation"       HTTP 422
+    │   └── ImportDataError        code="import"           HTTP 422
+    ├── NotFoundError              code="not_found"        HTTP 404
+    ├── NotFittedError             code="not_fitted"       HTTP 409
+    └── StoreError                 code="store"            HTTP 503
+        └── SchemaVersionError     code="schema_version"   HTTP 503
+
+Each class carries a stable machine-readable ``code`` and an ``http_status``; the message
+is written for a person and says what to do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ShopsenseError(Exception):
+    """Root of every error shopsense raises on purpose."""
+
+    code: str = "error"
+    http_status: int = 500
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+
+    def to_problem(self) -> dict[str, Any]:
+        """The error as an RFC 9457 problem document (without ``type``/``instance``)."""
+        problem: dict[str, Any] = {
+            "title": type(self).__name__,
+            "status": self.http_status,
+            "code": self.code,
+            "detail": self.message,
+        }
+        if self.details:
+            problem["details"] = self.details
+        return problem
+
+
+class ConfigurationError(ShopsenseError):
+    """Settings are missing, contradictory or point at something that does not exist."""
+
+    code = "configuration"
+
+
+class ValidationFailedError(ShopsenseError):
+    """Input data does not satisfy the schema; ``details`` lists the failing fields."""
+
+    code = "validation"
+    http_status = 422
+
+
+class ImportDataError(ValidationFailedError):
+    """An import could not proceed (unreadable file, strict mode with bad rows, ...)."""
+
+    code = "import"
+
+
+class NotFoundError(ShopsenseError):
+    """A user, item, order, model version or file that was asked for does not exist."""
+
+    code = "not_found"
+    http_status = 404
+
+
+class NotFittedError(ShopsenseError):
+    """A model was used before ``fit`` (mirrors scikit-learn's ``NotFittedError``)."""
+
+    code = "not_fitted"
+    http_status = 409
+
+
+class StoreError(ShopsenseError):
+    """The store could not be opened, read or written."""
+
+    code = "store"
+    http_status = 503
+
+
+class SchemaVersionError(StoreError):
+    """The store's schema is newer than this version of shopsense understands."""
+
+    code = "schema_version"

@@ -1,0 +1,124 @@
+"""Settings: one pydantic-settings class, read from the environment and ``shopsense.toml``.
+
+Precedence, highest first: keyword arguments, ``SHOPSENSE_*`` environment variables,
+the TOML file (``SHOPSENSE_CONFIG`` or ``./shopsense.toml`` when present), defaults.
+Nested fields use ``__`` in environment names, e.g. ``SHOPSENSE_LOG_LEVEL=DEBUG``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_EVENT_TYPES: tuple[str, ...] = (
+    "view",
+    "click",
+    "add_to_cart",
+    "remove_from_cart",
+    "purchase",
+    "return",
+    "rating",
+    "search",
+    "impression",
+)
+"""The event types shopsense knows out of the box (see ``docs/data-model.md``)."""
+
+DEFAULT_ITEM_EVENT_TYPES: tuple[str, ...] = (
+    "view",
+    "click",
+    "add_to_cart",
+    "remove_from_cart",
+    "purchase",
+    "return",
+    "rating",
+)
+"""Event types that are about one item, so ``item_id`` is required for them."""
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("SHOPSENSE_CONFIG", "shopsense.toml"))
+
+
+class Settings(BaseSettings):
+    """Everything configurable in shopsense, with its default."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SHOPSENSE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    data_dir: Path = Field(
+        default=Path("shopsense-data"),
+        description="Directory that holds the embedded store and model artifacts.",
+    )
+    store_url: str | None = Field(
+        default=None,
+        description=(
+            "Where the store lives, e.g. 'duckdb:///path/shop.duckdb'. "
+            "Default: 'duckdb://<data_dir>/shopsense.duckdb'."
+        ),
+    )
+    event_types: tuple[str, ...] = Field(
+        default=DEFAULT_EVENT_TYPES,
+        description="Event types accepted at ingest; extend to add a shop's own.",
+    )
+    item_event_types: tuple[str, ...] = Field(
+        default=DEFAULT_ITEM_EVENT_TYPES,
+        description="Event types that must name an item.",
+    )
+    naive_timestamps: Literal["reject", "utc"] = Field(
+        default="reject",
+        description=(
+            "What to do with a timestamp that has no time zone: 'reject' it with an error, "
+            "or read it as UTC. Importers of files with local times take a --timezone."
+        ),
+    )
+    ingest_batch_size: int = Field(
+        default=50_000, ge=1, description="Rows per committed transaction during import."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("event_types", "item_event_types")
+    @classmethod
+    def _non_empty_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not name or not name.replace("_", "").replace("-", "").isalnum():
+                raise ValueError(f"event type {name!r} must be letters, digits, '_' or '-'")
+        return value
+
+    @property
+    def resolved_store_url(self) -> str:
+        """The store URL, with the embedded DuckDB file under ``data_dir`` as default."""
+        if self.store_url:
+            return self.store_url
+        return f"duckdb://{(self.data_dir / 'shopsense.duckdb').as_posix()}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_source = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        return (init_settings, env_settings, toml_source)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built once on first use (never at import)."""
+    return Settings()

@@ -1,0 +1,42 @@
+"""Storage: narrow Protocols and their backends, chosen by URL.
+
+>>> from shopsense.store import open_store
+>>> with open_store("duckdb://:memory:") as store:   # doctest: +SKIP
+...     store.count_events()
+"""
+
+from shopsense.store.base import (
+    EVENT_SCHEMA,
+    INTERACTION_COLUMNS,
+    ITEM_SCHEMA,
+    ORDER_LINE_SCHEMA,
+    USER_SCHEMA,
+    AppendResult,
+    CatalogStore,
+    CustomerStore,
+    ErasureReport,
+    EventStore,
+    EventSummary,
+    ModelRegistry,
+    ModelVersion,
+    Store,
+)
+from shopsense.store.factory import open_store
+
+__all__ = [
+    "EVENT_SCHEMA",
+    "INTERACTION_COLUMNS",
+    "ITEM_SCHEMA",
+    "ORDER_LINE_SCHEMA",
+    "USER_SCHEMA",
+    "AppendResult",
+    "CatalogStore",
+    "CustomerStore",
+    "ErasureReport",
+    "EventStore",
+    "EventSummary",
+    "ModelRegistry",
+    "ModelVersion",
+    "Store",
+    "open_store",
+]

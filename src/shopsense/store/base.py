@@ -1,0 +1,285 @@
+"""The store's narrow Protocols: events, catalog, customers/orders and the model registry.
+
+A backend implements all four and :class:`Store` (their union plus erasure and
+lifecycle); :func:`shopsense.store.open_store` picks the backend from the URL scheme
+(``duckdb://path``; PostgreSQL comes later). Every backend must pass the contract
+suite in ``tests/store/contract.py``.
+
+Bulk paths take and return Apache Arrow tables whose columns are fixed here
+(:data:`EVENT_SCHEMA` and friends), so that importers, the simulator, training and
+analytics move columns, not Python objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+import pyarrow as pa
+
+from shopsense.data.schemas import Event, Item, Order, User
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+def _fields(*fields: pa.Field[Any]) -> list[pa.Field[Any]]:
+    return list(fields)
+
+
+EVENT_SCHEMA = pa.schema(
+    _fields(
+        pa.field("event_id", pa.string(), nullable=False),
+        pa.field("type", pa.string(), nullable=False),
+        pa.field("user_id", pa.string(), nullable=False),
+        pa.field("item_id", pa.string()),
+        pa.field("ts", TIMESTAMP, nullable=False),
+        pa.field("session_id", pa.string()),
+        pa.field("quantity", pa.float64()),
+        pa.field("price", pa.float64()),
+        pa.field("value", pa.float64()),
+        pa.field("order_id", pa.string()),
+        pa.field("rec_id", pa.string()),
+        pa.field("query", pa.string()),
+        pa.field("props", pa.string()),  # JSON object text, NULL when empty
+    )
+)
+"""Columns of an event table, in :class:`~shopsense.data.schemas.Event` order."""
+
+INTERACTION_COLUMNS: tuple[str, ...] = (
+    "user_id",
+    "item_id",
+    "ts",
+    "type",
+    "quantity",
+    "price",
+    "value",
+)
+"""Columns of :meth:`EventStore.interactions`: the slim view training and analytics read."""
+
+ITEM_SCHEMA = pa.schema(
+    _fields(
+        pa.field("item_id", pa.string(), nullable=False),
+        pa.field("title", pa.string()),
+        pa.field("description", pa.string()),
+        pa.field("category", pa.list_(pa.string())),
+        pa.field("brand", pa.string()),
+        pa.field("price", pa.float64()),
+        pa.field("currency", pa.string()),
+        pa.field("in_stock", pa.bool_(), nullable=False),
+        pa.field("active", pa.bool_(), nullable=False),
+        pa.field("created_at", TIMESTAMP),
+        pa.field("attributes", pa.string()),  # JSON object text
+    )
+)
+
+USER_SCHEMA = pa.schema(
+    _fields(
+        pa.field("user_id", pa.string(), nullable=False),
+        pa.field("created_at", TIMESTAMP),
+        pa.field("attributes", pa.string()),  # JSON object text
+    )
+)
+
+ORDER_LINE_SCHEMA = pa.schema(
+    _fields(
+        pa.field("order_id", pa.string(), nullable=False),
+        pa.field("user_id", pa.string(), nullable=False),
+        pa.field("ts", TIMESTAMP, nullable=False),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("currency", pa.string()),
+        pa.field("line_no", pa.int32(), nullable=False),
+        pa.field("item_id", pa.string(), nullable=False),
+        pa.field("quantity", pa.float64(), nullable=False),
+        pa.field("price", pa.float64(), nullable=False),
+    )
+)
+"""Orders flattened to one row per line (order columns repeated on each line)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """What one :meth:`EventStore.append_events` call did."""
+
+    received: int
+    inserted: int
+
+    @property
+    def duplicates(self) -> int:
+        """Events not stored because an event with the same ``event_id`` already was."""
+        return self.received - self.inserted
+
+
+@dataclass(frozen=True, slots=True)
+class EventSummary:
+    """Counts over all stored events (what ``shopsense stats`` prints)."""
+
+    n_events: int
+    n_users: int
+    n_items: int
+    first_ts: datetime | None
+    last_ts: datetime | None
+    by_type: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureReport:
+    """Rows deleted per table when a user was erased."""
+
+    user_id: str
+    deleted: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.deleted.values())
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersion:
+    """One registered model version: where its artifact lives and how good it was."""
+
+    name: str
+    version: int
+    created_at: datetime
+    artifact_uri: str
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+    data_fingerprint: str
+    serving: bool
+
+
+@runtime_checkable
+class EventStore(Protocol):
+    """Append-only behaviour events, de-duplicated by ``event_id``."""
+
+    def append_events(self, events: Iterable[Event] | pa.Table) -> AppendResult:
+        """Store a batch atomically (all or nothing); events whose ``event_id`` is already
+        stored, or repeated within the batch, are skipped. A table must match
+        :data:`EVENT_SCHEMA`'s columns."""
+        ...
+
+    def read_events(
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        types: Sequence[str] | None = None,
+        user_id: str | None = None,
+    ) -> pa.Table:
+        """Events with ``start <= ts < end`` (either bound optional), ordered by ts."""
+        ...
+
+    def interactions(
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        types: Sequence[str] | None = None,
+    ) -> pa.Table:
+        """The :data:`INTERACTION_COLUMNS` of item events in the window, ordered by ts."""
+        ...
+
+    def count_events(self) -> int: ...
+
+    def event_summary(self) -> EventSummary: ...
+
+    def top_items(
+        self, n: int = 10, *, types: Sequence[str] | None = None
+    ) -> list[tuple[str, int]]:
+        """The ``n`` items with most events (of ``types``), most first, ties by id."""
+        ...
+
+
+@runtime_checkable
+class CatalogStore(Protocol):
+    """The product catalog."""
+
+    def upsert_items(self, items: Iterable[Item] | pa.Table) -> int:
+        """Insert or replace items by ``item_id``; returns how many rows were written."""
+        ...
+
+    def get_item(self, item_id: str) -> Item:
+        """The item, or :class:`~shopsense.core.errors.NotFoundError`."""
+        ...
+
+    def read_items(self) -> pa.Table:
+        """All items as a table of :data:`ITEM_SCHEMA`."""
+        ...
+
+    def delete_item(self, item_id: str) -> bool: ...
+
+    def count_items(self) -> int: ...
+
+
+@runtime_checkable
+class CustomerStore(Protocol):
+    """Customers and their orders."""
+
+    def upsert_users(self, users: Iterable[User] | pa.Table) -> int: ...
+
+    def get_user(self, user_id: str) -> User: ...
+
+    def read_users(self) -> pa.Table: ...
+
+    def count_users(self) -> int: ...
+
+    def upsert_orders(self, orders: Iterable[Order]) -> int:
+        """Insert or replace whole orders (an order's lines are replaced together)."""
+        ...
+
+    def get_order(self, order_id: str) -> Order: ...
+
+    def read_order_lines(
+        self, *, start: datetime | None = None, end: datetime | None = None
+    ) -> pa.Table:
+        """Order lines in the window as :data:`ORDER_LINE_SCHEMA`, ordered by ts."""
+        ...
+
+    def count_orders(self) -> int: ...
+
+
+@runtime_checkable
+class ModelRegistry(Protocol):
+    """Versioned model artifacts with their manifest data and metrics."""
+
+    def register_model(
+        self,
+        name: str,
+        *,
+        artifact_uri: str,
+        params: dict[str, Any],
+        metrics: dict[str, Any],
+        data_fingerprint: str,
+    ) -> ModelVersion:
+        """Record a new version (1, 2, ...) of ``name``; it is not serving until promoted."""
+        ...
+
+    def list_models(self, name: str | None = None) -> list[ModelVersion]: ...
+
+    def get_model(self, name: str, version: int | None = None) -> ModelVersion:
+        """A version, or the serving one (else the newest) when ``version`` is None."""
+        ...
+
+    def promote_model(self, name: str, version: int) -> ModelVersion:
+        """Make ``version`` the one serving ``name`` (atomically replacing the previous)."""
+        ...
+
+
+@runtime_checkable
+class Store(EventStore, CatalogStore, CustomerStore, ModelRegistry, Protocol):
+    """A whole backend: the four narrow stores plus what spans them."""
+
+    url: str
+
+    def erase_user(self, user_id: str) -> ErasureReport:
+        """Delete every row about ``user_id`` (events, profile, orders) in one transaction."""
+        ...
+
+    def schema_version(self) -> int: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Store: ...
+
+    def __exit__(self, *exc_info: object) -> None: ...

@@ -1,0 +1,616 @@
+"""The embedded default backend: one DuckDB file holds events, catalog, customers, orders
+and the model registry.
+
+Every write is one transaction: a batch is stored whole or not at all, and DuckDB's
+write-ahead log makes a committed batch survive a killed process. Bulk data moves as
+Arrow tables (zero-copy into DuckDB's scans).
+
+DuckDB allows one writing process per file; several threads of that process share one
+connection here, serialised by a lock (the server's group commit builds on that).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, cast
+
+import duckdb
+import pyarrow as pa
+
+from shopsense.core.errors import (
+    NotFoundError,
+    SchemaVersionError,
+    StoreError,
+    ValidationFailedError,
+)
+from shopsense.core.ids import utc_now
+from shopsense.data.schemas import Event, Item, Order, OrderLine, User
+from shopsense.store.base import (
+    EVENT_SCHEMA,
+    INTERACTION_COLUMNS,
+    ITEM_SCHEMA,
+    ORDER_LINE_SCHEMA,
+    USER_SCHEMA,
+    AppendResult,
+    ErasureReport,
+    EventSummary,
+    ModelVersion,
+)
+from shopsense.store.migrations import LATEST_VERSION, MIGRATIONS
+
+logger = logging.getLogger(__name__)
+
+_EVENT_COLUMNS = ", ".join(EVENT_SCHEMA.names)
+_ITEM_COLUMNS = ", ".join(ITEM_SCHEMA.names)
+_USER_COLUMNS = ", ".join(USER_SCHEMA.names)
+# Columns that must never be null in a bulk table, per schema.
+_REQUIRED = {
+    "events": [f.name for f in EVENT_SCHEMA if not f.nullable],
+    "items": [f.name for f in ITEM_SCHEMA if not f.nullable],
+    "users": [f.name for f in USER_SCHEMA if not f.nullable],
+}
+
+
+def _json_text(value: dict[str, Any]) -> str | None:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")) if value else None
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    return cast(dict[str, Any], json.loads(text)) if text else {}
+
+
+def events_to_table(events: Iterable[Event]) -> pa.Table:
+    """Validated events as an :data:`EVENT_SCHEMA` table."""
+    columns: dict[str, list[Any]] = {name: [] for name in EVENT_SCHEMA.names}
+    for event in events:
+        for name in EVENT_SCHEMA.names:
+            value = getattr(event, name)
+            columns[name].append(_json_text(value) if name == "props" else value)
+    return pa.table(columns, schema=EVENT_SCHEMA)
+
+
+def items_to_table(items: Iterable[Item]) -> pa.Table:
+    """Validated items as an :data:`ITEM_SCHEMA` table."""
+    columns: dict[str, list[Any]] = {name: [] for name in ITEM_SCHEMA.names}
+    for item in items:
+        for name in ITEM_SCHEMA.names:
+            value = getattr(item, name)
+            columns[name].append(_json_text(value) if name == "attributes" else value)
+    return pa.table(columns, schema=ITEM_SCHEMA)
+
+
+def users_to_table(users: Iterable[User]) -> pa.Table:
+    """Validated users as a :data:`USER_SCHEMA` table."""
+    columns: dict[str, list[Any]] = {name: [] for name in USER_SCHEMA.names}
+    for user in users:
+        columns["user_id"].append(user.user_id)
+        columns["created_at"].append(user.created_at)
+        columns["attributes"].append(_json_text(user.attributes))
+    return pa.table(columns, schema=USER_SCHEMA)
+
+
+def _conform(table: pa.Table, schema: pa.Schema, what: str) -> pa.Table:
+    """``table`` with exactly ``schema``'s columns and types, or a clear error."""
+    missing = [name for name in schema.names if name not in table.column_names]
+    extra = [name for name in table.column_names if name not in schema.names]
+    if missing or extra:
+        raise ValidationFailedError(
+            f"{what} table does not match the schema: "
+            f"missing columns {missing}, unexpected columns {extra}",
+            details={"missing": missing, "unexpected": extra},
+        )
+    try:
+        conformed = table.select(schema.names).cast(schema, safe=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as error:
+        raise ValidationFailedError(
+            f"{what} table has a column of the wrong type: {error}"
+        ) from error
+    for name in _REQUIRED[what]:
+        nulls = conformed.column(name).null_count
+        if nulls:
+            raise ValidationFailedError(
+                f"{what} table has {nulls} rows with no {name!r}; it is required",
+                details={"field": name, "null_rows": nulls},
+            )
+    return conformed
+
+
+def _window(
+    start: datetime | None, end: datetime | None, column: str = "ts"
+) -> tuple[list[str], list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if start is not None:
+        clauses.append(f"{column} >= ?")
+        params.append(start)
+    if end is not None:
+        clauses.append(f"{column} < ?")
+        params.append(end)
+    return clauses, params
+
+
+def _where(clauses: list[str]) -> str:
+    return f"WHERE {' AND '.join(clauses)}" if clauses else ""
+
+
+class DuckDBStore:
+    """The :class:`~shopsense.store.base.Store` on one DuckDB file (or in memory)."""
+
+    def __init__(self, *, url: str, path: Path | None, read_only: bool = False) -> None:
+        self.url = url
+        self.path = path
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        if path is not None and not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        if path is not None and read_only and not path.exists():
+            raise NotFoundError(f"no store at {path}; create one with `shopsense init`")
+        try:
+            self._connection = duckdb.connect(
+                ":memory:" if path is None else str(path), read_only=read_only
+            )
+        except duckdb.IOException as error:
+            raise StoreError(
+                f"cannot open the store at {path}: {error}. "
+                "DuckDB allows one writing process per file; stop the other process "
+                "(a server or an import) or open the store read-only."
+            ) from error
+        self._connection.execute("SET TimeZone = 'UTC'")
+        self._migrate()
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+    def __enter__(self) -> DuckDBStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"DuckDBStore(url={self.url!r}, read_only={self.read_only})"
+
+    @contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._lock:
+            connection = self._connection
+            connection.execute("BEGIN TRANSACTION")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._connection.execute(sql, list(params)).fetchall()
+
+    def _arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        with self._lock:
+            table: pa.Table = self._connection.sql(sql, params=list(params)).to_arrow_table()
+            return table
+
+    def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = self._query(sql, params)
+        return rows[0][0] if rows else None
+
+    # -- migrations ----------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        exists = self._scalar(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+        )
+        if not exists:
+            return 0
+        return int(self._scalar("SELECT coalesce(max(version), 0) FROM schema_migrations"))
+
+    def _migrate(self) -> None:
+        current = self.schema_version()
+        if current > LATEST_VERSION:
+            raise SchemaVersionError(
+                f"the store at {self.url} has schema version {current}, but this shopsense "
+                f"knows versions up to {LATEST_VERSION}; upgrade shopsense"
+            )
+        pending = [m for m in MIGRATIONS if m.version > current]
+        if not pending:
+            return
+        if self.read_only:
+            raise SchemaVersionError(
+                f"the store at {self.url} is at schema version {current} and needs "
+                f"migrating to {LATEST_VERSION}; open it once without read-only"
+            )
+        with self._transaction() as connection:
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                "version INTEGER PRIMARY KEY, description VARCHAR NOT NULL, "
+                "applied_at TIMESTAMPTZ NOT NULL)"
+            )
+            for migration in pending:
+                logger.info("migrating store to schema version %d", migration.version)
+                for statement in migration.statements:
+                    connection.execute(statement)
+                connection.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                    [migration.version, migration.description, utc_now()],
+                )
+
+    # -- events --------------------------------------------------------------------------
+
+    def append_events(self, events: Iterable[Event] | pa.Table) -> AppendResult:
+        table = events if isinstance(events, pa.Table) else events_to_table(events)
+        batch = _conform(table, EVENT_SCHEMA, "events")
+        if batch.num_rows == 0:
+            return AppendResult(received=0, inserted=0)
+        with self._transaction() as connection:
+            before = connection.execute("SELECT count(*) FROM events").fetchall()[0][0]
+            connection.register("incoming_events", batch)
+            try:
+                # OR IGNORE skips ids already stored and repeats inside the batch.
+                connection.execute(
+                    f"INSERT OR IGNORE INTO events ({_EVENT_COLUMNS}) "
+                    f"SELECT {_EVENT_COLUMNS} FROM incoming_events"
+                )
+            finally:
+                connection.unregister("incoming_events")
+            after = connection.execute("SELECT count(*) FROM events").fetchall()[0][0]
+        return AppendResult(received=batch.num_rows, inserted=int(after - before))
+
+    def read_events(
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        types: Sequence[str] | None = None,
+        user_id: str | None = None,
+    ) -> pa.Table:
+        clauses, params = _window(start, end)
+        if types is not None:
+            clauses.append("list_contains(?, type)")
+            params.append(list(types))
+        if user_id is not None:
+            clauses.append("user_id = ?")
+            params.append(user_id)
+        columns = _EVENT_COLUMNS.replace("props", "props::VARCHAR AS props")
+        table = self._arrow(
+            f"SELECT {columns} FROM events {_where(clauses)} ORDER BY ts, event_id", params
+        )
+        return table.cast(EVENT_SCHEMA)
+
+    def interactions(
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        types: Sequence[str] | None = None,
+    ) -> pa.Table:
+        clauses, params = _window(start, end)
+        clauses.append("item_id IS NOT NULL")
+        if types is not None:
+            clauses.append("list_contains(?, type)")
+            params.append(list(types))
+        return self._arrow(
+            f"SELECT {', '.join(INTERACTION_COLUMNS)} FROM events {_where(clauses)} "
+            "ORDER BY ts, event_id",
+            params,
+        )
+
+    def count_events(self) -> int:
+        return int(self._scalar("SELECT count(*) FROM events"))
+
+    def event_summary(self) -> EventSummary:
+        n_events, n_users, n_items, first_ts, last_ts = self._query(
+            "SELECT count(*), count(DISTINCT user_id), count(DISTINCT item_id), min(ts), max(ts) "
+            "FROM events"
+        )[0]
+        by_type = dict(
+            self._query("SELECT type, count(*) FROM events GROUP BY type ORDER BY 2 DESC, 1")
+        )
+        return EventSummary(
+            n_events=int(n_events),
+            n_users=int(n_users),
+            n_items=int(n_items),
+            first_ts=first_ts,
+            last_ts=last_ts,
+            by_type={str(k): int(v) for k, v in by_type.items()},
+        )
+
+    def top_items(
+        self, n: int = 10, *, types: Sequence[str] | None = None
+    ) -> list[tuple[str, int]]:
+        clauses = ["item_id IS NOT NULL"]
+        params: list[Any] = []
+        if types is not None:
+            clauses.append("list_contains(?, type)")
+            params.append(list(types))
+        params.append(n)
+        rows = self._query(
+            f"SELECT item_id, count(*) AS n FROM events {_where(clauses)} "
+            "GROUP BY item_id ORDER BY n DESC, item_id LIMIT ?",
+            params,
+        )
+        return [(str(item_id), int(count)) for item_id, count in rows]
+
+    # -- catalog -------------------------------------------------------------------------
+
+    def _upsert(self, table: pa.Table, name: str, key: str, columns: str) -> int:
+        """Insert or replace rows of ``name`` by ``key``; the last row wins within a batch."""
+        if table.num_rows == 0:
+            return 0
+        numbered = table.append_column("_row", pa.array(range(table.num_rows), pa.int64()))
+        with self._transaction() as connection:
+            connection.register("incoming_rows", numbered)
+            try:
+                connection.execute(
+                    f"INSERT OR REPLACE INTO {name} ({columns}, updated_at) "
+                    f"SELECT {columns}, current_timestamp FROM incoming_rows "
+                    f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _row DESC) = 1"
+                )
+            finally:
+                connection.unregister("incoming_rows")
+        return int(pa.compute.count_distinct(table.column(key)).as_py())
+
+    def upsert_items(self, items: Iterable[Item] | pa.Table) -> int:
+        table = items if isinstance(items, pa.Table) else items_to_table(items)
+        return self._upsert(
+            _conform(table, ITEM_SCHEMA, "items"), "items", "item_id", _ITEM_COLUMNS
+        )
+
+    def get_item(self, item_id: str) -> Item:
+        table = self._arrow(
+            f"SELECT {_ITEM_COLUMNS.replace('attributes', 'attributes::VARCHAR AS attributes')} "
+            "FROM items WHERE item_id = ?",
+            [item_id],
+        )
+        if table.num_rows == 0:
+            raise NotFoundError(f"no item with item_id {item_id!r}")
+        row = table.to_pylist()[0]
+        row["attributes"] = _json_object(row["attributes"])
+        row["category"] = row["category"] or []
+        return Item.model_validate(row)
+
+    def read_items(self) -> pa.Table:
+        columns = _ITEM_COLUMNS.replace("attributes", "attributes::VARCHAR AS attributes")
+        return self._arrow(f"SELECT {columns} FROM items ORDER BY item_id").cast(ITEM_SCHEMA)
+
+    def delete_item(self, item_id: str) -> bool:
+        with self._transaction() as connection:
+            deleted = connection.execute(
+                "DELETE FROM items WHERE item_id = ? RETURNING item_id", [item_id]
+            ).fetchall()
+        return bool(deleted)
+
+    def count_items(self) -> int:
+        return int(self._scalar("SELECT count(*) FROM items"))
+
+    # -- customers and orders ------------------------------------------------------------
+
+    def upsert_users(self, users: Iterable[User] | pa.Table) -> int:
+        table = users if isinstance(users, pa.Table) else users_to_table(users)
+        return self._upsert(
+            _conform(table, USER_SCHEMA, "users"), "users", "user_id", _USER_COLUMNS
+        )
+
+    def get_user(self, user_id: str) -> User:
+        rows = self._query(
+            "SELECT user_id, created_at, attributes::VARCHAR FROM users WHERE user_id = ?",
+            [user_id],
+        )
+        if not rows:
+            raise NotFoundError(f"no user with user_id {user_id!r}")
+        found_id, created_at, attributes = rows[0]
+        return User(user_id=found_id, created_at=created_at, attributes=_json_object(attributes))
+
+    def read_users(self) -> pa.Table:
+        return self._arrow(
+            f"SELECT {_USER_COLUMNS.replace('attributes', 'attributes::VARCHAR AS attributes')} "
+            "FROM users ORDER BY user_id"
+        ).cast(USER_SCHEMA)
+
+    def count_users(self) -> int:
+        return int(self._scalar("SELECT count(*) FROM users"))
+
+    def upsert_orders(self, orders: Iterable[Order]) -> int:
+        latest: dict[str, Order] = {}
+        for order in orders:
+            latest[order.order_id] = order  # the last version of an order in a batch wins
+        if not latest:
+            return 0
+        header = pa.table(
+            {
+                "order_id": [o.order_id for o in latest.values()],
+                "user_id": [o.user_id for o in latest.values()],
+                "ts": pa.array([o.ts for o in latest.values()], ORDER_LINE_SCHEMA.field("ts").type),
+                "status": [o.status.value for o in latest.values()],
+                "currency": [o.currency for o in latest.values()],
+            }
+        )
+        line_columns: dict[str, list[Any]] = {
+            "order_id": [],
+            "line_no": [],
+            "item_id": [],
+            "quantity": [],
+            "price": [],
+        }
+        for order in latest.values():
+            for line_no, line in enumerate(order.lines, start=1):
+                line_columns["order_id"].append(order.order_id)
+                line_columns["line_no"].append(line_no)
+                line_columns["item_id"].append(line.item_id)
+                line_columns["quantity"].append(line.quantity)
+                line_columns["price"].append(line.price)
+        lines = pa.table(line_columns)
+        with self._transaction() as connection:
+            connection.register("incoming_orders", header)
+            connection.register("incoming_lines", lines)
+            try:
+                connection.execute(
+                    "DELETE FROM order_lines WHERE order_id IN "
+                    "(SELECT order_id FROM incoming_orders)"
+                )
+                connection.execute(
+                    "INSERT OR REPLACE INTO orders "
+                    "(order_id, user_id, ts, status, currency, updated_at) "
+                    "SELECT order_id, user_id, ts, status, currency, current_timestamp "
+                    "FROM incoming_orders"
+                )
+                connection.execute(
+                    "INSERT INTO order_lines (order_id, line_no, item_id, quantity, price) "
+                    "SELECT order_id, line_no, item_id, quantity, price FROM incoming_lines"
+                )
+            finally:
+                connection.unregister("incoming_orders")
+                connection.unregister("incoming_lines")
+        return len(latest)
+
+    def get_order(self, order_id: str) -> Order:
+        table = self.read_order_lines(order_id=order_id)
+        if table.num_rows == 0:
+            raise NotFoundError(f"no order with order_id {order_id!r}")
+        rows = table.to_pylist()
+        first = rows[0]
+        return Order(
+            order_id=first["order_id"],
+            user_id=first["user_id"],
+            ts=first["ts"],
+            status=first["status"],
+            currency=first["currency"],
+            lines=[
+                OrderLine(item_id=r["item_id"], quantity=r["quantity"], price=r["price"])
+                for r in rows
+            ],
+        )
+
+    def read_order_lines(
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        order_id: str | None = None,
+    ) -> pa.Table:
+        clauses, params = _window(start, end, column="o.ts")
+        if order_id is not None:
+            clauses.append("o.order_id = ?")
+            params.append(order_id)
+        return self._arrow(
+            "SELECT o.order_id, o.user_id, o.ts, o.status, o.currency, "
+            "l.line_no, l.item_id, l.quantity, l.price "
+            "FROM orders o JOIN order_lines l USING (order_id) "
+            f"{_where(clauses)} ORDER BY o.ts, o.order_id, l.line_no",
+            params,
+        ).cast(ORDER_LINE_SCHEMA)
+
+    def count_orders(self) -> int:
+        return int(self._scalar("SELECT count(*) FROM orders"))
+
+    # -- erasure -------------------------------------------------------------------------
+
+    def erase_user(self, user_id: str) -> ErasureReport:
+        statements = {
+            "events": "DELETE FROM events WHERE user_id = ?",
+            "order_lines": (
+                "DELETE FROM order_lines WHERE order_id IN "
+                "(SELECT order_id FROM orders WHERE user_id = ?)"
+            ),
+            "orders": "DELETE FROM orders WHERE user_id = ?",
+            "users": "DELETE FROM users WHERE user_id = ?",
+        }
+        deleted: dict[str, int] = {}
+        with self._transaction() as connection:
+            for table, statement in statements.items():
+                rows = connection.execute(f"{statement} RETURNING 1", [user_id]).fetchall()
+                deleted[table] = len(rows)
+        logger.info("erased user %s: %s", user_id, deleted)
+        return ErasureReport(user_id=user_id, deleted=deleted)
+
+    # -- model registry ------------------------------------------------------------------
+
+    @staticmethod
+    def _model_version(row: tuple[Any, ...]) -> ModelVersion:
+        name, version, created_at, uri, params, metrics, fingerprint, serving = row
+        return ModelVersion(
+            name=name,
+            version=int(version),
+            created_at=created_at,
+            artifact_uri=uri,
+            params=_json_object(params),
+            metrics=_json_object(metrics),
+            data_fingerprint=fingerprint,
+            serving=bool(serving),
+        )
+
+    _MODEL_COLUMNS = (
+        "name, version, created_at, artifact_uri, params::VARCHAR, metrics::VARCHAR, "
+        "data_fingerprint, serving"
+    )
+
+    def register_model(
+        self,
+        name: str,
+        *,
+        artifact_uri: str,
+        params: dict[str, Any],
+        metrics: dict[str, Any],
+        data_fingerprint: str,
+    ) -> ModelVersion:
+        if not name:
+            raise ValidationFailedError("a model needs a name")
+        with self._transaction() as connection:
+            version = connection.execute(
+                "SELECT coalesce(max(version), 0) + 1 FROM model_versions WHERE name = ?", [name]
+            ).fetchall()[0][0]
+            connection.execute(
+                "INSERT INTO model_versions VALUES (?, ?, ?, ?, ?, ?, ?, false)",
+                [
+                    name,
+                    version,
+                    utc_now(),
+                    artifact_uri,
+                    json.dumps(params, sort_keys=True),
+                    json.dumps(metrics, sort_keys=True),
+                    data_fingerprint,
+                ],
+            )
+        return self.get_model(name, int(version))
+
+    def list_models(self, name: str | None = None) -> list[ModelVersion]:
+        clause, params = ("WHERE name = ?", [name]) if name is not None else ("", [])
+        rows = self._query(
+            f"SELECT {self._MODEL_COLUMNS} FROM model_versions {clause} ORDER BY name, version",
+            params,
+        )
+        return [self._model_version(row) for row in rows]
+
+    def get_model(self, name: str, version: int | None = None) -> ModelVersion:
+        if version is None:
+            rows = self._query(
+                f"SELECT {self._MODEL_COLUMNS} FROM model_versions WHERE name = ? "
+                "ORDER BY serving DESC, version DESC LIMIT 1",
+                [name],
+            )
+        else:
+            rows = self._query(
+                f"SELECT {self._MODEL_COLUMNS} FROM model_versions WHERE name = ? AND version = ?",
+                [name, version],
+            )
+        if not rows:
+            which = "any version" if version is None else f"version {version}"
+            raise NotFoundError(f"no model {name!r} with {which} in the registry")
+        return self._model_version(rows[0])
+
+    def promote_model(self, name: str, version: int) -> ModelVersion:
+        self.get_model(name, version)  # NotFoundError before touching anything
+        with self._transaction() as connection:
+            connection.execute(
+                "UPDATE model_versions SET serving = (version = ?) WHERE name = ?", [version, name]
+            )
+        return self.get_model(name, version)
