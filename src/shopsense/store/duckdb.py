@@ -105,19 +105,20 @@ def _conform(table: pa.Table, schema: pa.Schema, what: str) -> pa.Table:
             f"missing columns {missing}, unexpected columns {extra}",
             details={"missing": missing, "unexpected": extra},
         )
-    try:
-        conformed = table.select(schema.names).cast(schema, safe=True)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as error:
-        raise ValidationFailedError(
-            f"{what} table has a column of the wrong type: {error}"
-        ) from error
+    selected = table.select(schema.names)
     for name in _REQUIRED[what]:
-        nulls = conformed.column(name).null_count
+        nulls = selected.column(name).null_count
         if nulls:
             raise ValidationFailedError(
                 f"{what} table has {nulls} rows with no {name!r}; it is required",
                 details={"field": name, "null_rows": nulls},
             )
+    try:
+        conformed = selected.cast(schema, safe=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as error:
+        raise ValidationFailedError(
+            f"{what} table has a column of the wrong type: {error}"
+        ) from error
     return conformed
 
 

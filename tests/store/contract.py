@@ -1,0 +1,332 @@
+"""The contract every store backend must pass.
+
+A backend's test module subclasses :class:`StoreContract` and provides a ``store``
+fixture (an empty, migrated store) and, for durability, ``reopen`` (a callable that
+closes and opens the same store again).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pytest
+
+from shopsense.core.errors import NotFoundError, ValidationFailedError
+from shopsense.data.schemas import Event, Item, Order, OrderLine, OrderStatus, User
+from shopsense.store.base import (
+    EVENT_SCHEMA,
+    INTERACTION_COLUMNS,
+    ITEM_SCHEMA,
+    ORDER_LINE_SCHEMA,
+    USER_SCHEMA,
+    Store,
+)
+from shopsense.store.migrations import LATEST_VERSION
+
+T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def make_events(n: int, *, prefix: str = "e", users: int = 3, items: int = 5) -> list[Event]:
+    """``n`` view events, one minute apart, cycling through users and items."""
+    return [
+        Event(
+            event_id=f"{prefix}{i}",
+            type="view",
+            user_id=f"u{i % users}",
+            item_id=f"i{i % items}",
+            ts=T0 + timedelta(minutes=i),
+        )
+        for i in range(n)
+    ]
+
+
+def order(order_id: str, user_id: str, *items: str, ts: datetime = T0) -> Order:
+    return Order(
+        order_id=order_id,
+        user_id=user_id,
+        ts=ts,
+        lines=[OrderLine(item_id=item, quantity=1, price=2.5) for item in items],
+    )
+
+
+ReopenStore = Callable[[], Store]
+
+
+class StoreContract:
+    """Behaviour every :class:`~shopsense.store.base.Store` backend must show."""
+
+    # -- schema and lifecycle ------------------------------------------------------------
+
+    def test_is_a_store_and_fully_migrated(self, store: Store) -> None:
+        assert isinstance(store, Store)
+        assert store.schema_version() == LATEST_VERSION
+
+    def test_empty_store_counts_zero(self, store: Store) -> None:
+        assert store.count_events() == 0
+        assert store.count_items() == 0
+        assert store.count_users() == 0
+        assert store.count_orders() == 0
+        summary = store.event_summary()
+        assert (summary.n_events, summary.first_ts, summary.by_type) == (0, None, {})
+
+    # -- events --------------------------------------------------------------------------
+
+    def test_append_is_idempotent_by_event_id(self, store: Store) -> None:
+        events = make_events(20)
+        first = store.append_events(events)
+        again = store.append_events(events)
+        assert (first.received, first.inserted, first.duplicates) == (20, 20, 0)
+        assert (again.received, again.inserted, again.duplicates) == (20, 0, 20)
+        assert store.count_events() == 20
+
+    def test_duplicates_within_a_batch_are_stored_once(self, store: Store) -> None:
+        events = make_events(5)
+        result = store.append_events([*events, *events[:2]])
+        assert result.inserted == 5
+        assert store.count_events() == 5
+
+    def test_overlapping_batches_add_only_new_events(self, store: Store) -> None:
+        store.append_events(make_events(10))
+        result = store.append_events(make_events(15))
+        assert result.inserted == 5
+        assert store.count_events() == 15
+
+    def test_events_round_trip_every_field(self, store: Store) -> None:
+        event = Event(
+            event_id="full",
+            type="purchase",
+            user_id="u1",
+            item_id="i1",
+            ts=datetime(2024, 3, 1, 14, 0, tzinfo=UTC),
+            session_id="s1",
+            quantity=2,
+            price=9.99,
+            order_id="o1",
+            rec_id="r1",
+            props={"coupon": "SPRING", "nested": {"a": [1, 2]}},
+        )
+        store.append_events([event])
+        table = store.read_events()
+        assert table.schema.equals(EVENT_SCHEMA, check_metadata=False)
+        row = table.to_pylist()[0]
+        assert json.loads(row.pop("props")) == event.props
+        expected = event.model_dump()
+        expected.pop("props")
+        assert row == expected
+
+    def test_arrow_tables_are_accepted(self, store: Store) -> None:
+        table = pa.Table.from_pylist(
+            [
+                {
+                    "event_id": f"t{i}",
+                    "type": "view",
+                    "user_id": "u",
+                    "item_id": "i",
+                    "ts": T0 + timedelta(seconds=i),
+                }
+                | dict.fromkeys(EVENT_SCHEMA.names[5:])
+                for i in range(4)
+            ],
+            schema=EVENT_SCHEMA,
+        )
+        assert store.append_events(table).inserted == 4
+
+    def test_a_table_with_missing_columns_is_rejected_whole(self, store: Store) -> None:
+        table = pa.table({"event_id": ["x"], "type": ["view"]})
+        with pytest.raises(ValidationFailedError, match="missing columns"):
+            store.append_events(table)
+        assert store.count_events() == 0
+
+    def test_a_table_with_null_required_values_is_rejected_whole(self, store: Store) -> None:
+        rows = [event.model_dump() for event in make_events(3)]
+        for row in rows:
+            row["props"] = None
+        rows[1]["user_id"] = None
+        schema = pa.schema([field.with_nullable(True) for field in EVENT_SCHEMA])
+        with pytest.raises(ValidationFailedError, match="user_id"):
+            store.append_events(pa.Table.from_pylist(rows, schema=schema))
+        assert store.count_events() == 0
+
+    def test_read_events_filters_window_types_and_user(self, store: Store) -> None:
+        store.append_events(make_events(10))
+        store.append_events(
+            [Event(event_id="p", type="purchase", user_id="u1", item_id="i1", ts=T0)]
+        )
+        window = store.read_events(start=T0 + timedelta(minutes=2), end=T0 + timedelta(minutes=5))
+        assert window.column("event_id").to_pylist() == ["e2", "e3", "e4"]
+        purchases = store.read_events(types=["purchase"])
+        assert purchases.column("event_id").to_pylist() == ["p"]
+        assert set(store.read_events(user_id="u1").column("user_id").to_pylist()) == {"u1"}
+
+    def test_interactions_are_item_events_in_time_order(self, store: Store) -> None:
+        store.append_events(make_events(6))
+        store.append_events([Event(event_id="s", type="search", user_id="u1", query="tea", ts=T0)])
+        table = store.interactions()
+        assert tuple(table.column_names) == INTERACTION_COLUMNS
+        assert table.num_rows == 6
+        timestamps = table.column("ts").to_pylist()
+        assert timestamps == sorted(timestamps)
+        assert store.interactions(types=["purchase"]).num_rows == 0
+
+    def test_summary_and_top_items(self, store: Store) -> None:
+        store.append_events(make_events(12))
+        summary = store.event_summary()
+        assert summary.n_events == 12
+        assert (summary.n_users, summary.n_items) == (3, 5)
+        assert summary.first_ts == T0
+        assert summary.last_ts == T0 + timedelta(minutes=11)
+        assert summary.by_type == {"view": 12}
+        assert store.top_items(2) == [("i0", 3), ("i1", 3)]
+
+    # -- catalog -------------------------------------------------------------------------
+
+    def test_items_upsert_replaces_by_id(self, store: Store) -> None:
+        store.upsert_items([Item(item_id="a", title="Old", category="Home > Mugs", price=3)])
+        written = store.upsert_items(
+            [Item(item_id="a", title="New", attributes={"colour": "red"}), Item(item_id="b")]
+        )
+        assert written == 2
+        assert store.count_items() == 2
+        item = store.get_item("a")
+        assert item.title == "New"
+        assert item.category == []
+        assert item.attributes == {"colour": "red"}
+
+    def test_last_version_in_a_batch_wins(self, store: Store) -> None:
+        store.upsert_items([Item(item_id="a", title="1"), Item(item_id="a", title="2")])
+        assert store.get_item("a").title == "2"
+        assert store.count_items() == 1
+
+    def test_item_round_trip(self, store: Store) -> None:
+        item = Item(
+            item_id="mug-1",
+            title="Blue mug",
+            description="A mug",
+            category=["Home", "Kitchen", "Mugs"],
+            brand="Acme",
+            price=4.5,
+            currency="GBP",
+            in_stock=False,
+            active=True,
+            created_at=T0,
+            attributes={"size": "L"},
+        )
+        store.upsert_items([item])
+        assert store.get_item("mug-1") == item
+        assert store.read_items().schema.equals(ITEM_SCHEMA, check_metadata=False)
+
+    def test_missing_item_is_not_found(self, store: Store) -> None:
+        with pytest.raises(NotFoundError, match="nope"):
+            store.get_item("nope")
+
+    def test_delete_item(self, store: Store) -> None:
+        store.upsert_items([Item(item_id="a")])
+        assert store.delete_item("a") is True
+        assert store.delete_item("a") is False
+        assert store.count_items() == 0
+
+    # -- customers and orders ------------------------------------------------------------
+
+    def test_users_upsert_and_read(self, store: Store) -> None:
+        store.upsert_users([User(user_id="u1", created_at=T0, attributes={"country": "UK"})])
+        store.upsert_users([User(user_id="u1", attributes={"country": "FR"}), User(user_id="u2")])
+        assert store.count_users() == 2
+        assert store.get_user("u1").attributes == {"country": "FR"}
+        assert store.read_users().schema.equals(USER_SCHEMA, check_metadata=False)
+        with pytest.raises(NotFoundError):
+            store.get_user("u3")
+
+    def test_orders_replace_lines_as_a_whole(self, store: Store) -> None:
+        store.upsert_orders([order("o1", "u1", "a", "b", "c")])
+        store.upsert_orders([order("o1", "u1", "a")])
+        found = store.get_order("o1")
+        assert [line.item_id for line in found.lines] == ["a"]
+        assert found.status is OrderStatus.COMPLETED
+        assert found.total == 2.5
+        assert store.count_orders() == 1
+        lines = store.read_order_lines()
+        assert lines.schema.equals(ORDER_LINE_SCHEMA, check_metadata=False)
+        assert lines.num_rows == 1
+
+    def test_order_lines_window(self, store: Store) -> None:
+        store.upsert_orders(
+            [
+                order("o1", "u1", "a", ts=T0),
+                order("o2", "u1", "b", "c", ts=T0 + timedelta(days=1)),
+            ]
+        )
+        later = store.read_order_lines(start=T0 + timedelta(hours=1))
+        assert later.column("item_id").to_pylist() == ["b", "c"]
+        with pytest.raises(NotFoundError):
+            store.get_order("o3")
+
+    # -- erasure -------------------------------------------------------------------------
+
+    def test_erase_user_removes_every_row_about_them(self, store: Store) -> None:
+        store.append_events(make_events(9))
+        store.upsert_users([User(user_id="u1"), User(user_id="u2")])
+        store.upsert_orders([order("o1", "u1", "a", "b"), order("o2", "u2", "a")])
+        report = store.erase_user("u1")
+        assert report.deleted == {"events": 3, "order_lines": 2, "orders": 1, "users": 1}
+        assert store.read_events(user_id="u1").num_rows == 0
+        assert "u1" not in store.read_order_lines().column("user_id").to_pylist()
+        assert store.count_events() == 6
+        assert store.count_orders() == 1
+        with pytest.raises(NotFoundError):
+            store.get_user("u1")
+        assert store.get_user("u2").user_id == "u2"
+
+    def test_erasing_an_unknown_user_deletes_nothing(self, store: Store) -> None:
+        store.append_events(make_events(3))
+        assert store.erase_user("ghost").total == 0
+        assert store.count_events() == 3
+
+    # -- model registry ------------------------------------------------------------------
+
+    def test_model_versions_count_up_and_promote_atomically(self, store: Store) -> None:
+        first = store.register_model(
+            "popular",
+            artifact_uri="a/1",
+            params={"k": 1},
+            metrics={"ndcg": 0.1},
+            data_fingerprint="f1",
+        )
+        second = store.register_model(
+            "popular",
+            artifact_uri="a/2",
+            params={"k": 2},
+            metrics={"ndcg": 0.2},
+            data_fingerprint="f2",
+        )
+        assert (first.version, second.version) == (1, 2)
+        assert not first.serving
+        assert store.get_model("popular").version == 2  # newest when none serves
+        store.promote_model("popular", 1)
+        assert store.get_model("popular").version == 1
+        store.promote_model("popular", 2)
+        serving = [v.version for v in store.list_models("popular") if v.serving]
+        assert serving == [2]
+        assert store.get_model("popular", 1).params == {"k": 1}
+        assert store.get_model("popular", 2).metrics == {"ndcg": 0.2}
+
+    def test_unknown_model_is_not_found(self, store: Store) -> None:
+        with pytest.raises(NotFoundError):
+            store.get_model("nope")
+        with pytest.raises(NotFoundError):
+            store.promote_model("nope", 1)
+
+    # -- durability ----------------------------------------------------------------------
+
+    def test_committed_data_survives_reopening(self, reopen: ReopenStore) -> None:
+        store = reopen()
+        store.append_events(make_events(7))
+        store.upsert_items([Item(item_id="a")])
+        store.register_model("m", artifact_uri="x", params={}, metrics={}, data_fingerprint="f")
+        reopened = reopen()
+        assert reopened.count_events() == 7
+        assert reopened.count_items() == 1
+        assert reopened.list_models()[0].name == "m"
+        assert reopened.schema_version() == LATEST_VERSION
