@@ -10,7 +10,7 @@ from rich.logging import RichHandler
 
 def configure_logging(level: str = "INFO") -> None:
     """Send shopsense's log records to stderr through rich, at ``level``."""
-    handler = RichHandler(show_path=False, rich_tracebacks=False, markup=False)
+    handler = RichHandler(show_path=False, show_time=False, rich_tracebacks=False, markup=False)
     handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger("shopsense")
     root.handlers[:] = [handler]

@@ -1,0 +1,53 @@
+# shopsense: `make demo` and `make test` are the two commands a new machine needs.
+# Both create .venv when missing and install everything; re-running is fast because the
+# install is redone only when pyproject.toml changes (a stamp file records it).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# torch comes first, pinned: 2.13.0 is a local CPU wheel here; an unpinned torch would
+# pull a multi-GB CUDA build.
+TORCH_VERSION := 2.13.0
+DATASETS ?= ../shared/datasets
+
+.PHONY: help install demo test check format bench clean
+
+help:
+	@echo "make demo   - set up .venv, build the embedded demo shop and show it"
+	@echo "make test   - set up .venv and run the whole test suite"
+	@echo "make check  - ruff and mypy --strict"
+	@echo "make bench  - benchmarks (results in benchmarks/results/)"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "shopsense needs Python >= 3.11, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/shopsense demo
+
+test: install
+	$(BIN)/python -m pytest
+
+check: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy src
+
+format: install
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+bench: install
+	$(BIN)/python benchmarks/ingest.py $(DATASETS)/online-retail/online_retail.csv.gz
+	$(BIN)/python benchmarks/simulate.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache shopsense-data
