@@ -14,10 +14,12 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -31,9 +33,12 @@ from rich.progress import (
 from rich.table import Table
 
 from shopsense import __version__
-from shopsense.core.errors import ShopsenseError
+from shopsense.core.errors import NotFoundError, ShopsenseError
 from shopsense.core.logging import configure_logging
 from shopsense.core.settings import Settings
+from shopsense.data.importers import ImportOptions, import_file
+from shopsense.data.schemas import ValidationOptions
+from shopsense.data.simulator import SimulationConfig, simulate_shop, write_to_store
 from shopsense.store import Store, open_store
 
 logger = logging.getLogger(__name__)
@@ -153,15 +158,27 @@ def collect_stats(store: Store, *, top: int = 10) -> dict[str, Any]:
         "events_by_type": summary.by_type,
         "users_in_events": summary.n_users,
         "items_in_events": summary.n_items,
-        "first_event": summary.first_ts.isoformat() if summary.first_ts else None,
-        "last_event": summary.last_ts.isoformat() if summary.last_ts else None,
+        "first_event": _timestamp(summary.first_ts),
+        "last_event": _timestamp(summary.last_ts),
         "catalog_items": store.count_items(),
         "users": store.count_users(),
         "orders": store.count_orders(),
         "top_items": [
-            {"item_id": item_id, "events": count} for item_id, count in store.top_items(top)
+            {"item_id": item_id, "title": _title(store, item_id), "events": count}
+            for item_id, count in store.top_items(top)
         ],
     }
+
+
+def _timestamp(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value is not None else None
+
+
+def _title(store: Store, item_id: str) -> str | None:
+    try:
+        return store.get_item(item_id).title
+    except NotFoundError:
+        return None
 
 
 def render_stats(stats: dict[str, Any]) -> None:
@@ -184,9 +201,10 @@ def render_stats(stats: dict[str, Any]) -> None:
         top = Table(title="top items by events")
         top.add_column("#", justify="right")
         top.add_column("item_id")
+        top.add_column("title", overflow="ellipsis", max_width=48)
         top.add_column("events", justify="right")
         for rank, row in enumerate(stats["top_items"], start=1):
-            top.add_row(str(rank), row["item_id"], f"{row['events']:,}")
+            top.add_row(str(rank), row["item_id"], row["title"] or "", f"{row['events']:,}")
         console.print(top)
 
 
@@ -203,6 +221,208 @@ def stats(
         console.print_json(json.dumps(collected))
     else:
         render_stats(collected)
+
+
+# -- import --------------------------------------------------------------------------------
+
+
+def _parse_mapping(pairs: list[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        field_name, sep, column = pair.partition("=")
+        if not sep or not field_name.strip() or not column.strip():
+            raise typer.BadParameter(f"{pair!r} is not FIELD=COLUMN", param_hint="--map")
+        mapping[field_name.strip()] = column.strip()
+    return mapping
+
+
+def render_import_report(report: dict[str, Any], *, show_rejected: int) -> None:
+    summary = Table(title=f"import {report['format']}: {report['path']}", show_header=False)
+    summary.add_column("what", style="bold")
+    summary.add_column("value", justify="right")
+    for key in (
+        "rows_read",
+        "events_inserted",
+        "duplicates_skipped",
+        "items_written",
+        "users_written",
+        "orders_written",
+        "skipped",
+        "rejected",
+    ):
+        summary.add_row(key.replace("_", " "), f"{report[key]:,}")
+    summary.add_row("seconds", f"{report['elapsed_seconds']:.1f}")
+    console.print(summary)
+    for title, counts in (
+        ("rejected rows by reason", report["rejected_by_reason"]),
+        ("skipped rows by rule", report["skipped_by_reason"]),
+    ):
+        if counts:
+            reasons = Table(title=title)
+            reasons.add_column("reason")
+            reasons.add_column("rows", justify="right")
+            for reason, count in counts.items():
+                reasons.add_row(reason, f"{count:,}")
+            console.print(reasons)
+    rows = report["rejected_rows"][:show_rejected]
+    if rows:
+        rejected = Table(title=f"first {len(rows)} rejected rows")
+        rejected.add_column("line", justify="right")
+        rejected.add_column("reason")
+        rejected.add_column("text", overflow="fold")
+        for row in rows:
+            rejected.add_row(str(row["line"]), row["reason"], row["excerpt"])
+        console.print(rejected)
+    for note in report["notes"]:
+        console.print(f"[dim]note:[/dim] {note}")
+
+
+@app.command("import")
+def import_command(
+    ctx: typer.Context,
+    fmt: Annotated[
+        str,
+        typer.Argument(
+            metavar="FORMAT",
+            help="online-retail, amazon-seq, movielens, cdnow, csv or parquet.",
+        ),
+    ],
+    path: Annotated[Path, typer.Argument(help="The file (or MovieLens folder) to import.")],
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Store nothing if any row is bad.")
+    ] = False,
+    timezone: Annotated[
+        str | None,
+        typer.Option(help="IANA zone of naive local times in the file (e.g. Europe/London)."),
+    ] = None,
+    anonymous: Annotated[
+        str, typer.Option(help="online-retail lines with no customer: guest or skip.")
+    ] = "guest",
+    kind: Annotated[
+        str, typer.Option(help="csv/parquet: what the rows are: events, items or users.")
+    ] = "events",
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="csv/parquet: FIELD=COLUMN, repeatable."),
+    ] = None,
+    event_type: Annotated[
+        str | None, typer.Option(help="Event type for rows that have none.")
+    ] = None,
+    delimiter: Annotated[str, typer.Option(help="csv: field delimiter.")] = ",",
+    encoding: Annotated[str, typer.Option(help="csv: text encoding.")] = "utf-8",
+    datamaps: Annotated[
+        Path | None, typer.Option(help="amazon-seq: datamaps.json (default: beside PATH).")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(min=1, help="Rows per committed transaction.")
+    ] = None,
+    show_rejected: Annotated[int, typer.Option(min=0, help="How many rejected rows to list.")] = 20,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the full report as JSON here.")
+    ] = None,
+) -> None:
+    """Import a file: a public dataset in its original format, or a generic CSV/Parquet."""
+    settings = _settings(ctx)
+    options = ImportOptions(
+        timezone=timezone,
+        anonymous=cast(Any, anonymous),
+        kind=cast(Any, kind),
+        mapping=_parse_mapping(mapping or []),
+        event_type=event_type,
+        delimiter=delimiter,
+        encoding=encoding,
+        datamaps=datamaps,
+        validation=ValidationOptions.from_settings(settings),
+    )
+    with _open(ctx) as store, progress_bar(f"importing {path.name}", unit="bytes") as progress:
+        report = import_file(
+            store,
+            fmt,
+            path,
+            strict=strict,
+            batch_size=batch_size or settings.ingest_batch_size,
+            options=options,
+            progress=progress,
+        ).to_dict()
+    render_import_report(report, show_rejected=show_rejected)
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, indent=2))
+
+
+# -- simulate and demo ----------------------------------------------------------------------
+
+
+def _simulate_into_store(ctx: typer.Context, config: SimulationConfig) -> None:
+    settings = _settings(ctx)
+    with progress_bar("simulating days", unit="days") as progress:
+        shop = simulate_shop(config, progress=progress)
+    truth_dir = settings.data_dir / "simulation" / f"seed-{config.seed}"
+    shop.truth.save(truth_dir)
+    (truth_dir / "config.json").write_text(config.model_dump_json(indent=2))
+    with _open(ctx) as store, progress_bar("writing to the store", unit="rows") as progress:
+        written = write_to_store(
+            shop, store, batch_size=settings.ingest_batch_size, progress=progress
+        )
+    console.print(
+        f"[green]simulated[/green] {written.events_received:,} events "
+        f"({written.events_inserted:,} new), {written.orders:,} orders, "
+        f"{written.users:,} users, {written.items:,} items; ground truth in {truth_dir}"
+    )
+
+
+@app.command()
+def simulate(
+    ctx: typer.Context,
+    users: Annotated[int, typer.Option(min=1, help="Shoppers in total.")] = 1_000,
+    items: Annotated[int, typer.Option(min=1, help="Products in the catalog.")] = 300,
+    days: Annotated[int, typer.Option(min=1, help="Days of history.")] = 60,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed (same seed, same shop).")] = 0,
+    start: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day (YYYY-MM-DD).")
+    ] = None,
+) -> None:
+    """Simulate a realistic shop (catalog, shoppers, sessions, orders) into the store."""
+    fields: dict[str, Any] = {"users": users, "items": items, "days": days, "seed": seed}
+    if start is not None:
+        fields["start"] = start.date()
+    try:
+        config = SimulationConfig(**fields)
+    except ValidationError as error:
+        raise typer.BadParameter(str(error)) from None
+    _simulate_into_store(ctx, config)
+
+
+DEMO_SHOP = SimulationConfig(users=3_000, items=800, days=365, seed=42)
+"""The simulated shop ``shopsense demo`` builds: a year of a mid-size shop."""
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    dataset: Annotated[
+        str, typer.Option(help="simulated (default) or online-retail (needs --path).")
+    ] = "simulated",
+    path: Annotated[
+        Path | None, typer.Option(help="The Online Retail file for --dataset online-retail.")
+    ] = None,
+) -> None:
+    """Build the embedded demo shop and show its statistics (safe to run again)."""
+    if dataset == "simulated":
+        _simulate_into_store(ctx, DEMO_SHOP)
+    elif dataset == "online-retail":
+        if path is None:
+            raise typer.BadParameter(
+                "--dataset online-retail needs --path FILE", param_hint="--path"
+            )
+        import_command(ctx, "online-retail", path)
+    else:
+        raise typer.BadParameter(
+            f"unknown demo dataset {dataset!r}; use simulated or online-retail",
+            param_hint="--dataset",
+        )
+    with _open(ctx) as store:
+        render_stats(collect_stats(store))
+    console.print(f"[green]demo shop ready[/green] in {_settings(ctx).resolved_store_url}")
 
 
 def main() -> None:

@@ -1,0 +1,99 @@
+"""The ``shopsense`` command, run as a user would (typer's runner, and the real script)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from shopsense.cli import app
+
+FIXTURES = Path(__file__).parent / "fixtures" / "importers"
+runner = CliRunner()
+
+
+def run(data_dir: Path, *args: str) -> str:
+    result = runner.invoke(app, ["--data-dir", str(data_dir), *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_init_creates_a_migrated_store(tmp_path: Path) -> None:
+    output = run(tmp_path / "shop", "init")
+    assert "schema version 1" in output
+    assert (tmp_path / "shop" / "shopsense.duckdb").exists()
+    assert "schema version 1" in run(tmp_path / "shop", "init")  # safe to run again
+
+
+def test_simulate_then_stats(tmp_path: Path) -> None:
+    run(tmp_path, "simulate", "--users", "150", "--items", "80", "--days", "20", "--seed", "3")
+    stats = json.loads(run(tmp_path, "stats", "--json", "--top", "3"))
+    assert stats["events"] > 0
+    assert stats["users"] == 150
+    assert stats["catalog_items"] == 80
+    assert sum(stats["events_by_type"].values()) == stats["events"]
+    assert len(stats["top_items"]) == 3
+    assert stats["top_items"][0]["title"]
+    assert (tmp_path / "simulation" / "seed-3" / "users.parquet").exists()
+    again = run(
+        tmp_path, "simulate", "--users", "150", "--items", "80", "--days", "20", "--seed", "3"
+    )
+    assert "(0 new)" in again
+    assert json.loads(run(tmp_path, "stats", "--json"))["events"] == stats["events"]
+
+
+def test_import_reports_rejected_lines_and_writes_json(tmp_path: Path) -> None:
+    report_path = tmp_path / "report.json"
+    output = run(
+        tmp_path,
+        "import",
+        "online-retail",
+        str(FIXTURES / "online_retail_small.csv"),
+        "--json",
+        str(report_path),
+    )
+    assert "events inserted" in output
+    report = json.loads(report_path.read_text())
+    assert report["events_inserted"] > 0
+    stats = json.loads(run(tmp_path, "stats", "--json"))
+    assert stats["events"] == report["events_inserted"]
+
+
+def test_unknown_format_is_one_readable_line_and_exit_2(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from shopsense.cli import main; main()",
+            "--data-dir",
+            str(tmp_path),
+            "import",
+            "excel",
+            str(tmp_path / "x.xlsx"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "unknown import format 'excel'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_option_values_are_usage_errors(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["--data-dir", str(tmp_path), "simulate", "--users", "0"])
+    assert result.exit_code == 2
+    result = runner.invoke(
+        app, ["--data-dir", str(tmp_path), "import", "csv", "x", "--map", "oops"]
+    )
+    assert result.exit_code == 2
+    assert "FIELD=COLUMN" in result.output
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.startswith("shopsense ")
