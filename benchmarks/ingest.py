@@ -26,7 +26,7 @@ from shopsense.data.importers import ImportReport, import_file
 from shopsense.store import open_store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from simulate import machine_description  # the benchmarks' shared helper
+from _machine import machine_description  # the benchmarks' shared helper
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ingest.md"
 TARGET_SECONDS = 30.0

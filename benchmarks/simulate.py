@@ -9,51 +9,22 @@ Prints a table and writes ``benchmarks/results/simulate.md`` with the machine it
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
-import numpy as np
-import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
 
 from shopsense.data.simulator import SimulationConfig, simulate_shop, write_to_store
 from shopsense.store import open_store
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import machine_description
+
 RESULTS = Path(__file__).resolve().parent / "results" / "simulate.md"
-
-
-def machine_description() -> dict[str, str]:
-    """CPU, memory and library versions of this machine (Linux /proc where available)."""
-    cpu_model = platform.processor() or "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    memory = "unknown"
-    meminfo = Path("/proc/meminfo")
-    if meminfo.exists():
-        for line in meminfo.read_text().splitlines():
-            if line.startswith("MemTotal"):
-                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-                break
-    return {
-        "cpu": f"{os.cpu_count()} x {cpu_model}",
-        "memory": memory,
-        "os": platform.platform(),
-        "python": sys.version.split()[0],
-        "numpy": np.__version__,
-        "pyarrow": pa.__version__,
-        "duckdb": duckdb.__version__,
-    }
 
 
 def main() -> None:

@@ -36,7 +36,7 @@ from shopsense import __version__
 from shopsense.core.errors import NotFoundError, ShopsenseError
 from shopsense.core.logging import configure_logging
 from shopsense.core.settings import Settings
-from shopsense.data.importers import ImportOptions, import_file
+from shopsense.data.importers import ImportOptions, get_importer, import_file
 from shopsense.data.schemas import ValidationOptions
 from shopsense.data.simulator import SimulationConfig, simulate_shop, write_to_store
 from shopsense.store import Store, open_store
@@ -267,11 +267,12 @@ def render_import_report(report: dict[str, Any], *, show_rejected: int) -> None:
     rows = report["rejected_rows"][:show_rejected]
     if rows:
         rejected = Table(title=f"first {len(rows)} rejected rows")
+        rejected.add_column("file")
         rejected.add_column("line", justify="right")
         rejected.add_column("reason")
         rejected.add_column("text", overflow="fold")
         for row in rows:
-            rejected.add_row(str(row["line"]), row["reason"], row["excerpt"])
+            rejected.add_row(row["file"], str(row["line"]), row["reason"], row["excerpt"])
         console.print(rejected)
     for note in report["notes"]:
         console.print(f"[dim]note:[/dim] {note}")
@@ -323,6 +324,7 @@ def import_command(
 ) -> None:
     """Import a file: a public dataset in its original format, or a generic CSV/Parquet."""
     settings = _settings(ctx)
+    get_importer(fmt)  # an unknown format fails here, before any progress bar is drawn
     options = ImportOptions(
         timezone=timezone,
         anonymous=cast(Any, anonymous),

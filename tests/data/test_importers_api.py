@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,14 +51,6 @@ def test_registry_names_match_importers() -> None:
     for name, importer in IMPORTERS.items():
         assert importer.name == name
         assert importer.summary
-
-
-def test_import_is_light() -> None:
-    code = "import sys, shopsense.data.importers; print('pyarrow' in sys.modules)"
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "False"
 
 
 def test_unknown_format_lists_the_formats(store: Store) -> None:

@@ -41,6 +41,9 @@ from shopsense.store.base import (
     ErasureReport,
     EventSummary,
     ModelVersion,
+    events_to_table,
+    items_to_table,
+    users_to_table,
 )
 from shopsense.store.migrations import LATEST_VERSION, MIGRATIONS
 
@@ -57,42 +60,8 @@ _REQUIRED = {
 }
 
 
-def _json_text(value: dict[str, Any]) -> str | None:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")) if value else None
-
-
 def _json_object(text: str | None) -> dict[str, Any]:
     return cast(dict[str, Any], json.loads(text)) if text else {}
-
-
-def events_to_table(events: Iterable[Event]) -> pa.Table:
-    """Validated events as an :data:`EVENT_SCHEMA` table."""
-    columns: dict[str, list[Any]] = {name: [] for name in EVENT_SCHEMA.names}
-    for event in events:
-        for name in EVENT_SCHEMA.names:
-            value = getattr(event, name)
-            columns[name].append(_json_text(value) if name == "props" else value)
-    return pa.table(columns, schema=EVENT_SCHEMA)
-
-
-def items_to_table(items: Iterable[Item]) -> pa.Table:
-    """Validated items as an :data:`ITEM_SCHEMA` table."""
-    columns: dict[str, list[Any]] = {name: [] for name in ITEM_SCHEMA.names}
-    for item in items:
-        for name in ITEM_SCHEMA.names:
-            value = getattr(item, name)
-            columns[name].append(_json_text(value) if name == "attributes" else value)
-    return pa.table(columns, schema=ITEM_SCHEMA)
-
-
-def users_to_table(users: Iterable[User]) -> pa.Table:
-    """Validated users as a :data:`USER_SCHEMA` table."""
-    columns: dict[str, list[Any]] = {name: [] for name in USER_SCHEMA.names}
-    for user in users:
-        columns["user_id"].append(user.user_id)
-        columns["created_at"].append(user.created_at)
-        columns["attributes"].append(_json_text(user.attributes))
-    return pa.table(columns, schema=USER_SCHEMA)
 
 
 def _conform(table: pa.Table, schema: pa.Schema, what: str) -> pa.Table:

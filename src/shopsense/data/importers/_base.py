@@ -13,7 +13,6 @@ mode's first pass).
 from __future__ import annotations
 
 import codecs
-import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -28,9 +27,9 @@ from pydantic import BaseModel, ValidationError
 
 from shopsense.core.errors import ConfigurationError
 from shopsense.data.schemas import Event, Item, Order, User, ValidationOptions
+from shopsense.store.base import EventTableBuilder
 
 if TYPE_CHECKING:
-    import pyarrow as pa
 
     from shopsense.store.base import Store
 
@@ -217,41 +216,6 @@ def excerpt(raw: str) -> str:
     return raw if len(raw) <= MAX_EXCERPT_CHARS else raw[: MAX_EXCERPT_CHARS - 1] + "…"
 
 
-class EventColumns:
-    """A batch of validated events kept column by column as plain values.
-
-    Holding tens of thousands of event *models* until a batch is full makes Python's
-    cyclic garbage collector walk them again and again (it doubled the import time of
-    Online Retail); plain strings, floats and datetimes are not tracked by it."""
-
-    NAMES: tuple[str, ...] = tuple(Event.model_fields)
-    """Event fields, in :data:`~shopsense.store.base.EVENT_SCHEMA` order."""
-
-    def __init__(self) -> None:
-        self._columns: tuple[list[Any], ...] = tuple([] for _ in self.NAMES)
-        self._props = self.NAMES.index("props")
-
-    def __len__(self) -> int:
-        return len(self._columns[0])
-
-    def append(self, event: Event) -> None:
-        for name, column in zip(self.NAMES, self._columns, strict=True):
-            column.append(getattr(event, name))
-        props = self._columns[self._props]
-        if props[-1]:
-            props[-1] = json.dumps(props[-1], ensure_ascii=False, separators=(",", ":"))
-        else:
-            props[-1] = None
-
-    def to_table(self) -> pa.Table:
-        """The batch as an :data:`~shopsense.store.base.EVENT_SCHEMA` table."""
-        import pyarrow as pa  # noqa: PLC0415 - keeps ``import shopsense.data.importers`` light
-
-        from shopsense.store.base import EVENT_SCHEMA  # noqa: PLC0415 - same
-
-        return pa.table(dict(zip(self.NAMES, self._columns, strict=True)), schema=EVENT_SCHEMA)
-
-
 class RecordSink:
     """Receives an importer's records, validates what it is asked to, batches and writes.
 
@@ -275,7 +239,7 @@ class RecordSink:
         self.context: dict[str, Any] = validation.context()
         self._progress = progress
         self.file = ""
-        self._events = EventColumns()
+        self._events = EventTableBuilder()
         self._items: dict[str, Item] = {}
         self._users: dict[str, User] = {}
         self._orders: dict[str, Order] = {}
@@ -395,7 +359,7 @@ class RecordSink:
         result = self._store.append_events(self._events.to_table())
         self.events_inserted += result.inserted
         logger.debug("stored %d events (%d new)", result.received, result.inserted)
-        self._events = EventColumns()
+        self._events = EventTableBuilder()
 
     def _write_items(self) -> None:
         if self._store is None or not self._items:
