@@ -490,8 +490,9 @@ class _RecordingSink:
         self.users += users.num_rows
         return users.num_rows
 
-    def upsert_orders(self, orders: Iterable[Order]) -> int:
-        count = len(list(orders))
+    def upsert_orders(self, orders: Iterable[Order] | pa.Table) -> int:
+        assert isinstance(orders, pa.Table) and orders.schema == ORDER_LINE_SCHEMA
+        count = len(orders.column("order_id").unique())
         self.orders += count
         return count
 

@@ -23,6 +23,7 @@ from shopsense.store.base import (
     ORDER_LINE_SCHEMA,
     USER_SCHEMA,
     Store,
+    orders_to_table,
 )
 from shopsense.store.migrations import LATEST_VERSION
 
@@ -250,6 +251,32 @@ class StoreContract:
         lines = store.read_order_lines()
         assert lines.schema.equals(ORDER_LINE_SCHEMA, check_metadata=False)
         assert lines.num_rows == 1
+
+    def test_orders_as_a_table_equal_orders_as_records(self, store: Store) -> None:
+        records = [order("o1", "u1", "a", "b"), order("o2", "u2", "c")]
+        assert store.upsert_orders(orders_to_table(records)) == 2
+        assert [store.get_order("o1"), store.get_order("o2")] == records
+        replaced = orders_to_table([order("o1", "u1", "z")])
+        assert store.upsert_orders(pa.concat_tables([orders_to_table(records), replaced])) == 2
+        assert [line.item_id for line in store.get_order("o1").lines] == ["z"]
+
+    @pytest.mark.parametrize(
+        ("column", "value", "message"),
+        [
+            ("quantity", 0.0, "quantity <= 0"),
+            ("price", -1.0, "negative price"),
+            ("status", "lost", "unknown status"),
+            ("user_id", "someone-else", "different user_id"),
+        ],
+    )
+    def test_bad_order_tables_are_rejected_whole(
+        self, store: Store, column: str, value: object, message: str
+    ) -> None:
+        rows = orders_to_table([order("o1", "u1", "a", "b")]).to_pylist()
+        rows[1][column] = value
+        with pytest.raises(ValidationFailedError, match=message):
+            store.upsert_orders(pa.Table.from_pylist(rows, schema=ORDER_LINE_SCHEMA))
+        assert store.count_orders() == 0
 
     def test_order_lines_window(self, store: Store) -> None:
         store.upsert_orders(

@@ -158,6 +158,23 @@ def users_to_table(users: Iterable[User]) -> pa.Table:
     return pa.table(columns, schema=USER_SCHEMA)
 
 
+def orders_to_table(orders: Iterable[Order]) -> pa.Table:
+    """Validated orders flattened to :data:`ORDER_LINE_SCHEMA` (lines numbered from 1)."""
+    columns: dict[str, list[Any]] = {name: [] for name in ORDER_LINE_SCHEMA.names}
+    for order in orders:
+        for line_no, line in enumerate(order.lines, start=1):
+            columns["order_id"].append(order.order_id)
+            columns["user_id"].append(order.user_id)
+            columns["ts"].append(order.ts)
+            columns["status"].append(order.status.value)
+            columns["currency"].append(order.currency)
+            columns["line_no"].append(line_no)
+            columns["item_id"].append(line.item_id)
+            columns["quantity"].append(line.quantity)
+            columns["price"].append(line.price)
+    return pa.table(columns, schema=ORDER_LINE_SCHEMA)
+
+
 @dataclass(frozen=True, slots=True)
 class AppendResult:
     """What one :meth:`EventStore.append_events` call did."""
@@ -284,8 +301,11 @@ class CustomerStore(Protocol):
 
     def count_users(self) -> int: ...
 
-    def upsert_orders(self, orders: Iterable[Order]) -> int:
-        """Insert or replace whole orders (an order's lines are replaced together)."""
+    def upsert_orders(self, orders: Iterable[Order] | pa.Table) -> int:
+        """Insert or replace whole orders (an order's lines are replaced together);
+        returns how many orders were written. A table is :data:`ORDER_LINE_SCHEMA`, one
+        row per line, the order's columns equal on all its lines; when an order appears
+        twice in a batch, the last one wins."""
         ...
 
     def get_order(self, order_id: str) -> Order: ...

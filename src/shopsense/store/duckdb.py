@@ -22,6 +22,7 @@ from typing import Any, cast
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from shopsense.core.errors import (
     NotFoundError,
@@ -30,7 +31,7 @@ from shopsense.core.errors import (
     ValidationFailedError,
 )
 from shopsense.core.ids import utc_now
-from shopsense.data.schemas import Event, Item, Order, OrderLine, User
+from shopsense.data.schemas import Event, Item, Order, OrderLine, OrderStatus, User
 from shopsense.store.base import (
     EVENT_SCHEMA,
     INTERACTION_COLUMNS,
@@ -43,6 +44,7 @@ from shopsense.store.base import (
     ModelVersion,
     events_to_table,
     items_to_table,
+    orders_to_table,
     users_to_table,
 )
 from shopsense.store.migrations import LATEST_VERSION, MIGRATIONS
@@ -57,6 +59,7 @@ _REQUIRED = {
     "events": [f.name for f in EVENT_SCHEMA if not f.nullable],
     "items": [f.name for f in ITEM_SCHEMA if not f.nullable],
     "users": [f.name for f in USER_SCHEMA if not f.nullable],
+    "order lines": [f.name for f in ORDER_LINE_SCHEMA if not f.nullable],
 }
 
 
@@ -89,6 +92,25 @@ def _conform(table: pa.Table, schema: pa.Schema, what: str) -> pa.Table:
             f"{what} table has a column of the wrong type: {error}"
         ) from error
     return conformed
+
+
+def _check_order_lines(lines: pa.Table) -> None:
+    """The rules :class:`~shopsense.data.schemas.OrderLine` and ``Order`` enforce, on a table."""
+    bad_quantity = int((lines.column("quantity").to_numpy() <= 0).sum())
+    bad_price = int((lines.column("price").to_numpy() < 0).sum())
+    statuses = {status.value for status in OrderStatus}
+    unknown = {str(value) for value in lines.column("status").unique().to_pylist()} - statuses
+    problems: list[str] = []
+    if bad_quantity:
+        problems.append(f"{bad_quantity} lines with quantity <= 0")
+    if bad_price:
+        problems.append(f"{bad_price} lines with a negative price")
+    if unknown:
+        problems.append(f"unknown status {sorted(unknown)}; known: {sorted(statuses)}")
+    if problems:
+        raise ValidationFailedError(
+            "order lines rejected: " + "; ".join(problems), details={"problems": problems}
+        )
 
 
 def _window(
@@ -327,7 +349,7 @@ class DuckDBStore:
                 )
             finally:
                 connection.unregister("incoming_rows")
-        return int(pa.compute.count_distinct(table.column(key)).as_py())
+        return int(pc.count_distinct(table.column(key)).as_py())
 
     def upsert_items(self, items: Iterable[Item] | pa.Table) -> int:
         table = items if isinstance(items, pa.Table) else items_to_table(items)
@@ -389,40 +411,54 @@ class DuckDBStore:
     def count_users(self) -> int:
         return int(self._scalar("SELECT count(*) FROM users"))
 
-    def upsert_orders(self, orders: Iterable[Order]) -> int:
-        latest: dict[str, Order] = {}
-        for order in orders:
-            latest[order.order_id] = order  # the last version of an order in a batch wins
-        if not latest:
+    def upsert_orders(self, orders: Iterable[Order] | pa.Table) -> int:
+        table = orders if isinstance(orders, pa.Table) else orders_to_table(orders)
+        lines = _conform(table, ORDER_LINE_SCHEMA, "order lines")
+        if lines.num_rows == 0:
             return 0
-        header = pa.table(
-            {
-                "order_id": [o.order_id for o in latest.values()],
-                "user_id": [o.user_id for o in latest.values()],
-                "ts": pa.array([o.ts for o in latest.values()], ORDER_LINE_SCHEMA.field("ts").type),
-                "status": [o.status.value for o in latest.values()],
-                "currency": [o.currency for o in latest.values()],
-            }
-        )
-        line_columns: dict[str, list[Any]] = {
-            "order_id": [],
-            "line_no": [],
-            "item_id": [],
-            "quantity": [],
-            "price": [],
-        }
-        for order in latest.values():
-            for line_no, line in enumerate(order.lines, start=1):
-                line_columns["order_id"].append(order.order_id)
-                line_columns["line_no"].append(line_no)
-                line_columns["item_id"].append(line.item_id)
-                line_columns["quantity"].append(line.quantity)
-                line_columns["price"].append(line.price)
-        lines = pa.table(line_columns)
+        _check_order_lines(lines)
+        numbered = lines.append_column("_row", pa.array(range(lines.num_rows), pa.int64()))
         with self._transaction() as connection:
-            connection.register("incoming_orders", header)
-            connection.register("incoming_lines", lines)
+            connection.register("incoming_rows", numbered)
             try:
+                # An order is the run of consecutive rows with its id; when it occurs in
+                # several runs of a batch, the last run wins, lines and all.
+                connection.execute(
+                    "CREATE OR REPLACE TEMP TABLE incoming_lines AS "
+                    "WITH flagged AS (SELECT *, (order_id IS DISTINCT FROM "
+                    "lag(order_id) OVER (ORDER BY _row))::INTEGER AS starts_run "
+                    "FROM incoming_rows), "
+                    "runs AS (SELECT *, sum(starts_run) OVER (ORDER BY _row) AS run FROM flagged) "
+                    "SELECT * EXCLUDE (starts_run) FROM runs "
+                    "QUALIFY run = max(run) OVER (PARTITION BY order_id)"
+                )
+                connection.execute(
+                    "CREATE OR REPLACE TEMP TABLE incoming_orders AS "
+                    "SELECT order_id, arg_min(user_id, _row) AS user_id, "
+                    "arg_min(ts, _row) AS ts, arg_min(status, _row) AS status, "
+                    "arg_min(currency, _row) AS currency FROM incoming_lines GROUP BY order_id"
+                )
+                inconsistent = connection.execute(
+                    "SELECT l.order_id FROM incoming_lines l JOIN incoming_orders o USING "
+                    "(order_id) WHERE l.user_id <> o.user_id OR l.ts <> o.ts "
+                    "OR l.status <> o.status OR l.currency IS DISTINCT FROM o.currency LIMIT 1"
+                ).fetchall()
+                repeated = connection.execute(
+                    "SELECT order_id, line_no FROM incoming_lines "
+                    "GROUP BY order_id, line_no HAVING count(*) > 1 LIMIT 1"
+                ).fetchall()
+                n_orders = connection.execute("SELECT count(*) FROM incoming_orders").fetchall()
+                if inconsistent:
+                    raise ValidationFailedError(
+                        f"order {inconsistent[0][0]!r} has lines with different user_id, ts, "
+                        "status or currency; an order's columns must be equal on all its lines",
+                        details={"order_id": inconsistent[0][0]},
+                    )
+                if repeated:
+                    raise ValidationFailedError(
+                        f"order {repeated[0][0]!r} has line_no {repeated[0][1]} twice",
+                        details={"order_id": repeated[0][0], "line_no": repeated[0][1]},
+                    )
                 connection.execute(
                     "DELETE FROM order_lines WHERE order_id IN "
                     "(SELECT order_id FROM incoming_orders)"
@@ -437,10 +473,12 @@ class DuckDBStore:
                     "INSERT INTO order_lines (order_id, line_no, item_id, quantity, price) "
                     "SELECT order_id, line_no, item_id, quantity, price FROM incoming_lines"
                 )
+                # On failure the rollback removes these temporary tables too.
+                connection.execute("DROP TABLE incoming_lines")
+                connection.execute("DROP TABLE incoming_orders")
             finally:
-                connection.unregister("incoming_orders")
-                connection.unregister("incoming_lines")
-        return len(latest)
+                connection.unregister("incoming_rows")
+        return int(n_orders[0][0])
 
     def get_order(self, order_id: str) -> Order:
         table = self.read_order_lines(order_id=order_id)

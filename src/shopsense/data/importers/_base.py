@@ -30,7 +30,6 @@ from shopsense.data.schemas import Event, Item, Order, User, ValidationOptions
 from shopsense.store.base import EventTableBuilder
 
 if TYPE_CHECKING:
-
     from shopsense.store.base import Store
 
 logger = logging.getLogger(__name__)

@@ -388,7 +388,7 @@ class ShopSink(Protocol):
 
     def upsert_users(self, users: Iterable[User] | pa.Table) -> int: ...
 
-    def upsert_orders(self, orders: Iterable[Order]) -> int: ...
+    def upsert_orders(self, orders: Iterable[Order] | pa.Table) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,16 +438,16 @@ def write_to_store(
         inserted += result.inserted
         advance(result.received)
     orders = 0
-    order_batch: list[Order] = []
-    for order in shop.orders():
-        order_batch.append(order)
-        if len(order_batch) * 10 >= batch_size:
-            orders += store.upsert_orders(order_batch)
-            advance(len(order_batch))
-            order_batch = []
-    if order_batch:
-        orders += store.upsert_orders(order_batch)
-        advance(len(order_batch))
+    lines = shop.order_lines
+    # Slices end on order boundaries (lines are grouped by order), so each order is whole.
+    order_ids = lines.column("order_id").to_numpy(zero_copy_only=False)
+    boundaries = np.flatnonzero(order_ids[1:] != order_ids[:-1]) + 1
+    starts = [0, *boundaries.tolist()]
+    batch_starts = starts[:: max(1, batch_size // 10)]
+    for begin, end in zip(batch_starts, [*batch_starts[1:], lines.num_rows], strict=True):
+        written = store.upsert_orders(lines.slice(begin, end - begin))
+        orders += written
+        advance(written)
     return StoreWriteReport(
         items=items,
         users=users,
