@@ -97,3 +97,14 @@ def test_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.output.startswith("shopsense ")
+
+
+def test_strict_import_stores_nothing_and_lists_the_bad_lines(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["--data-dir", str(tmp_path), "import", "csv", str(FIXTURES / "events.csv"), "--strict"],
+    )
+    assert result.exit_code != 0
+    assert "rejected rows" in result.output
+    stats = json.loads(run(tmp_path, "stats", "--json"))
+    assert stats["events"] == 0

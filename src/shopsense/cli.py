@@ -33,7 +33,7 @@ from rich.progress import (
 from rich.table import Table
 
 from shopsense import __version__
-from shopsense.core.errors import NotFoundError, ShopsenseError
+from shopsense.core.errors import ImportDataError, NotFoundError, ShopsenseError
 from shopsense.core.logging import configure_logging
 from shopsense.core.settings import Settings
 from shopsense.data.importers import ImportOptions, get_importer, import_file
@@ -236,10 +236,24 @@ def _parse_mapping(pairs: list[str]) -> dict[str, str]:
     return mapping
 
 
+def render_rejected_rows(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    rejected = Table(title=f"first {len(rows)} rejected rows")
+    rejected.add_column("file")
+    rejected.add_column("line", justify="right")
+    rejected.add_column("reason")
+    rejected.add_column("text", overflow="fold")
+    for row in rows:
+        rejected.add_row(row["file"], str(row["line"]), row["reason"], row["excerpt"])
+    console.print(rejected)
+
+
 def render_import_report(report: dict[str, Any], *, show_rejected: int) -> None:
-    summary = Table(title=f"import {report['format']}: {report['path']}", show_header=False)
+    summary = Table(title=f"import {report['format']}", show_header=False)
     summary.add_column("what", style="bold")
     summary.add_column("value", justify="right")
+    summary.add_row("file", report["path"])
     for key in (
         "rows_read",
         "events_inserted",
@@ -264,16 +278,7 @@ def render_import_report(report: dict[str, Any], *, show_rejected: int) -> None:
             for reason, count in counts.items():
                 reasons.add_row(reason, f"{count:,}")
             console.print(reasons)
-    rows = report["rejected_rows"][:show_rejected]
-    if rows:
-        rejected = Table(title=f"first {len(rows)} rejected rows")
-        rejected.add_column("file")
-        rejected.add_column("line", justify="right")
-        rejected.add_column("reason")
-        rejected.add_column("text", overflow="fold")
-        for row in rows:
-            rejected.add_row(row["file"], str(row["line"]), row["reason"], row["excerpt"])
-        console.print(rejected)
+    render_rejected_rows(report["rejected_rows"][:show_rejected])
     for note in report["notes"]:
         console.print(f"[dim]note:[/dim] {note}")
 
@@ -337,15 +342,19 @@ def import_command(
         validation=ValidationOptions.from_settings(settings),
     )
     with _open(ctx) as store, progress_bar(f"importing {path.name}", unit="bytes") as progress:
-        report = import_file(
-            store,
-            fmt,
-            path,
-            strict=strict,
-            batch_size=batch_size or settings.ingest_batch_size,
-            options=options,
-            progress=progress,
-        ).to_dict()
+        try:
+            report = import_file(
+                store,
+                fmt,
+                path,
+                strict=strict,
+                batch_size=batch_size or settings.ingest_batch_size,
+                options=options,
+                progress=progress,
+            ).to_dict()
+        except ImportDataError as error:
+            render_rejected_rows(error.details.get("rejected_rows", [])[:show_rejected])
+            raise
     render_import_report(report, show_rejected=show_rejected)
     if json_out is not None:
         json_out.write_text(json.dumps(report, indent=2))
