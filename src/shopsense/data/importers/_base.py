@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from shopsense.core.errors import ConfigurationError
 from shopsense.data.schemas import Event, Item, Order, User, ValidationOptions
-from shopsense.store.base import EventTableBuilder
+from shopsense.data.tables import EventTableBuilder
 
 if TYPE_CHECKING:
     from shopsense.store.base import Store

@@ -47,7 +47,7 @@ from shopsense.data.simulator.world import (
     random_generator,
     sample_rows,
 )
-from shopsense.store.base import EVENT_SCHEMA, TIMESTAMP
+from shopsense.data.tables import EVENT_SCHEMA, TIMESTAMP
 
 logger = logging.getLogger(__name__)
 
@@ -543,7 +543,7 @@ class _Simulation:
 
     def event_table(self, columns: dict[str, npt.NDArray[np.generic]]) -> pa.Table:
         """The joined event ``columns`` as a table of
-        :data:`~shopsense.store.base.EVENT_SCHEMA`, ordered by time."""
+        :data:`~shopsense.data.tables.EVENT_SCHEMA`, ordered by time."""
         order = np.argsort(columns["ts"], kind="stable")
         sorted_columns = {name: values[order] for name, values in columns.items()}
         prefix = f"sim-{self.config.seed}-"

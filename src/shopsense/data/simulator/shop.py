@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -21,13 +21,10 @@ from shopsense.data.simulator.catalog import FloatArray, IntArray, taxonomy
 from shopsense.data.simulator.config import SimulationConfig
 from shopsense.data.simulator.population import NO_CHURN
 from shopsense.data.simulator.world import ShopWorld
-from shopsense.store.base import (
-    ITEM_SCHEMA,
-    ORDER_LINE_SCHEMA,
-    TIMESTAMP,
-    USER_SCHEMA,
-    AppendResult,
-)
+from shopsense.data.tables import ITEM_SCHEMA, ORDER_LINE_SCHEMA, TIMESTAMP, USER_SCHEMA
+
+if TYPE_CHECKING:
+    from shopsense.store.base import AppendResult
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(done, total)`` while work proceeds (e.g. to drive a progress bar)."""
@@ -93,10 +90,10 @@ class SimulationTruth:
 class SimulatedShop:
     """A simulated shop: its tables in the store's schemas, and the truth behind them.
 
-    ``events`` matches :data:`~shopsense.store.base.EVENT_SCHEMA` (ordered by ``ts``),
-    ``items`` :data:`~shopsense.store.base.ITEM_SCHEMA`, ``users``
-    :data:`~shopsense.store.base.USER_SCHEMA` and ``order_lines``
-    :data:`~shopsense.store.base.ORDER_LINE_SCHEMA` (one row per line; :meth:`orders`
+    ``events`` matches :data:`~shopsense.data.tables.EVENT_SCHEMA` (ordered by ``ts``),
+    ``items`` :data:`~shopsense.data.tables.ITEM_SCHEMA`, ``users``
+    :data:`~shopsense.data.tables.USER_SCHEMA` and ``order_lines``
+    :data:`~shopsense.data.tables.ORDER_LINE_SCHEMA` (one row per line; :meth:`orders`
     gives them as :class:`~shopsense.data.schemas.Order` records). ``world`` holds the
     hidden arrays the :class:`~shopsense.data.simulator.response.ResponseModel` needs.
     """
