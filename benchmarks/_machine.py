@@ -37,3 +37,10 @@ def machine_description() -> dict[str, str]:
         "pyarrow": pa.__version__,
         "duckdb": duckdb.__version__,
     }
+
+
+def write_results(path: Path, lines: list[str], machine: dict[str, str]) -> None:
+    """Write a results page: ``lines`` (markdown), then the machine it was measured on."""
+    machine_lines = ["Machine:", "", *(f"- {name}: {value}" for name, value in machine.items())]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join([*lines, *machine_lines, ""]))

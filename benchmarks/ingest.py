@@ -26,7 +26,7 @@ from shopsense.data.importers import ImportReport, import_file
 from shopsense.store import open_store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import machine_description  # the benchmarks' shared helper
+from _machine import machine_description, write_results  # the benchmarks' shared helper
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ingest.md"
 TARGET_SECONDS = 30.0
@@ -115,13 +115,8 @@ def main() -> None:
         *(f"- {name}: {value}" for name, value in stored.items()),
         f"- rejected: {report.rejected:,} {report.rejected_by_reason}",
         "",
-        "Machine:",
-        "",
-        *(f"- {name}: {value}" for name, value in machine.items()),
-        "",
     ]
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text("\n".join(lines))
+    write_results(args.output, lines, machine)
     console.print(f"wrote {args.output}")
 
 

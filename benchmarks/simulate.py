@@ -22,7 +22,7 @@ from shopsense.data.simulator import SimulationConfig, simulate_shop, write_to_s
 from shopsense.store import open_store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import machine_description
+from _machine import machine_description, write_results
 
 RESULTS = Path(__file__).resolve().parent / "results" / "simulate.md"
 
@@ -87,13 +87,8 @@ def main() -> None:
         "|---|---:|",
         *(f"| {name} | {value} |" for name, value in rows),
         "",
-        "Machine:",
-        "",
-        *(f"- {name}: {value}" for name, value in machine.items()),
-        "",
     ]
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text("\n".join(lines))
+    write_results(args.output, lines, machine)
 
 
 if __name__ == "__main__":
