@@ -108,3 +108,48 @@ def test_strict_import_stores_nothing_and_lists_the_bad_lines(tmp_path: Path) ->
     assert "rejected rows" in result.output
     stats = json.loads(run(tmp_path, "stats", "--json"))
     assert stats["events"] == 0
+
+
+def _run_script(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run the real entry point; return stderr after checking it is one readable error."""
+    result = subprocess.run(
+        [sys.executable, "-c", "from shopsense.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    return " ".join(result.stderr.split())  # rich wraps long lines
+
+
+def test_bad_settings_are_one_readable_line(tmp_path: Path) -> None:
+    import os  # noqa: PLC0415
+
+    stderr = _run_script(tmp_path, "--data-dir", str(tmp_path), "--log-level", "verbose", "init")
+    assert "error (configuration)" in stderr
+    assert "log_level" in stderr
+    env = {**os.environ, "SHOPSENSE_EVENT_TYPES": "view,click"}
+    assert "event_types" in _run_script(tmp_path, "--data-dir", str(tmp_path), "init", env=env)
+    (tmp_path / "broken.toml").write_text("log_level = \n")
+    env = {**os.environ, "SHOPSENSE_CONFIG": str(tmp_path / "broken.toml")}
+    assert "cannot read the settings" in _run_script(
+        tmp_path, "--data-dir", str(tmp_path), "init", env=env
+    )
+
+
+def test_report_path_in_a_missing_folder_fails_before_importing(tmp_path: Path) -> None:
+    stderr = _run_script(
+        tmp_path,
+        "--data-dir",
+        str(tmp_path),
+        "import",
+        "online-retail",
+        str(FIXTURES / "online_retail_small.csv"),
+        "--json",
+        str(tmp_path / "no-such-folder" / "report.json"),
+    )
+    assert "is not a directory" in stderr
+    assert not (tmp_path / "shopsense.duckdb").exists()  # failed before opening the store

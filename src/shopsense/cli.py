@@ -33,9 +33,14 @@ from rich.progress import (
 from rich.table import Table
 
 from shopsense import __version__
-from shopsense.core.errors import ImportDataError, NotFoundError, ShopsenseError
+from shopsense.core.errors import (
+    ConfigurationError,
+    ImportDataError,
+    NotFoundError,
+    ShopsenseError,
+)
 from shopsense.core.logging import configure_logging
-from shopsense.core.settings import Settings
+from shopsense.core.settings import Settings, load_settings
 from shopsense.data.importers import ImportOptions, get_importer, import_file
 from shopsense.data.schemas import ValidationOptions
 from shopsense.data.simulator import SimulationConfig, simulate_shop, write_to_store
@@ -126,7 +131,7 @@ def main_options(
         overrides["store_url"] = store
     if log_level is not None:
         overrides["log_level"] = log_level.upper()
-    settings = Settings(**overrides)
+    settings = load_settings(**overrides)
     configure_logging(settings.log_level)
     ctx.obj = _State(settings=settings)
 
@@ -330,6 +335,10 @@ def import_command(
     """Import a file: a public dataset in its original format, or a generic CSV/Parquet."""
     settings = _settings(ctx)
     get_importer(fmt)  # an unknown format fails here, before any progress bar is drawn
+    if json_out is not None and not json_out.parent.is_dir():
+        raise ConfigurationError(
+            f"cannot write the report to {json_out}: {json_out.parent} is not a directory"
+        )
     options = ImportOptions(
         timezone=timezone,
         anonymous=cast(Any, anonymous),

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from shopsense.core import errors
-from shopsense.core.settings import Settings, get_settings
+from shopsense.core.settings import Settings, get_settings, load_settings
 
 
 def test_defaults() -> None:
@@ -60,3 +60,15 @@ def test_every_error_is_a_shopsense_error_with_a_problem_document() -> None:
         assert problem["status"] == cls.http_status
         assert problem["code"] == cls.code
     assert errors.ImportDataError("x").http_status == 422
+
+
+def test_load_settings_turns_bad_input_into_a_configuration_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(errors.ConfigurationError, match="log_level"):
+        load_settings(log_level="verbose")
+    config = tmp_path / "shopsense.toml"
+    config.write_text("data_dir = [unclosed\n")
+    monkeypatch.setenv("SHOPSENSE_CONFIG", str(config))
+    with pytest.raises(errors.ConfigurationError, match="cannot read the settings"):
+        load_settings()

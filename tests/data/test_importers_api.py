@@ -94,6 +94,8 @@ def test_damaged_gzip(store: Store, tmp_path: Path) -> None:
         ({"kind": "orders"}, "kind must be"),
         ({"delimiter": ";;"}, "delimiter must be one character"),
         ({"encoding": "klingon"}, "unknown text encoding"),
+        ({"encoding": "utf-16"}, "not ASCII-compatible"),
+        ({"encoding": "rot13"}, "not ASCII-compatible"),
         ({"event_type": "teleport"}, "unknown event type 'teleport'"),
     ],
 )

@@ -60,6 +60,8 @@ def test_event_types_are_configurable() -> None:
         ({"ts": "yesterday"}, "datetime"),
         ({"colour": "red"}, "Extra inputs are not permitted"),
         ({"props": {str(i): i for i in range(65)}}, "at most 64"),
+        ({"price": "1e400"}, "finite number"),
+        ({"quantity": float("nan")}, "finite number"),
     ],
 )
 def test_bad_events_are_rejected_with_a_reason(changes: dict[str, object], message: str) -> None:

@@ -151,6 +151,25 @@ class StoreContract:
             store.append_events(pa.Table.from_pylist(rows, schema=schema))
         assert store.count_events() == 0
 
+    def test_a_table_with_naive_timestamps_is_rejected_whole(self, store: Store) -> None:
+        rows = [event.model_dump() | {"props": None} for event in make_events(2)]
+        for row in rows:
+            row["ts"] = row["ts"].replace(tzinfo=None)
+        schema = pa.schema(
+            [f.with_type(pa.timestamp("us")) if f.name == "ts" else f for f in EVENT_SCHEMA]
+        )
+        with pytest.raises(ValidationFailedError, match="without a time zone"):
+            store.append_events(pa.Table.from_pylist(rows, schema=schema))
+        assert store.count_events() == 0
+
+    def test_a_table_with_malformed_json_is_rejected_whole(self, store: Store) -> None:
+        rows = [event.model_dump() | {"props": None} for event in make_events(3)]
+        rows[2]["props"] = "{not json"
+        with pytest.raises(ValidationFailedError, match="rejected whole"):
+            store.append_events(pa.Table.from_pylist(rows, schema=EVENT_SCHEMA))
+        assert store.count_events() == 0
+        assert store.append_events(make_events(3)).inserted == 3  # the store still works
+
     def test_read_events_filters_window_types_and_user(self, store: Store) -> None:
         store.append_events(make_events(10))
         store.append_events(
@@ -252,13 +271,34 @@ class StoreContract:
         assert lines.schema.equals(ORDER_LINE_SCHEMA, check_metadata=False)
         assert lines.num_rows == 1
 
+    def test_the_last_version_of_an_order_in_a_batch_wins(self, store: Store) -> None:
+        written = store.upsert_orders(
+            [order("o1", "u1", "a", "b"), order("o1", "u1", "c"), order("o2", "u2", "d")]
+        )
+        assert written == 2
+        assert [line.item_id for line in store.get_order("o1").lines] == ["c"]
+        assert store.read_order_lines().num_rows == 2
+
     def test_orders_as_a_table_equal_orders_as_records(self, store: Store) -> None:
         records = [order("o1", "u1", "a", "b"), order("o2", "u2", "c")]
         assert store.upsert_orders(orders_to_table(records)) == 2
         assert [store.get_order("o1"), store.get_order("o2")] == records
         replaced = orders_to_table([order("o1", "u1", "z")])
-        assert store.upsert_orders(pa.concat_tables([orders_to_table(records), replaced])) == 2
+        assert store.upsert_orders(replaced) == 1
         assert [line.item_id for line in store.get_order("o1").lines] == ["z"]
+
+    def test_interleaved_order_lines_in_a_table_are_all_kept(self, store: Store) -> None:
+        table = orders_to_table([order("o1", "u1", "a", "b"), order("o2", "u2", "c", "d")])
+        interleaved = table.take([0, 2, 1, 3])
+        assert store.upsert_orders(interleaved) == 2
+        assert [line.item_id for line in store.get_order("o1").lines] == ["a", "b"]
+        assert [line.item_id for line in store.get_order("o2").lines] == ["c", "d"]
+
+    def test_a_table_repeating_a_line_of_an_order_is_rejected_whole(self, store: Store) -> None:
+        table = orders_to_table([order("o1", "u1", "a", "b")])
+        with pytest.raises(ValidationFailedError, match="line_no 1 twice"):
+            store.upsert_orders(pa.concat_tables([table, table.slice(0, 1)]))
+        assert store.count_orders() == 0
 
     @pytest.mark.parametrize(
         ("column", "value", "message"),

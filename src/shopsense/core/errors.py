@@ -18,7 +18,11 @@ is written for a person and says what to do.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class ShopsenseError(Exception):
@@ -89,3 +93,20 @@ class SchemaVersionError(StoreError):
     """The store's schema is newer than this version of shopsense understands."""
 
     code = "schema_version"
+
+
+def describe_validation_error(
+    error: ValidationError, columns: Mapping[str, str] | None = None
+) -> str:
+    """A short readable reason from a pydantic error: ``"price: input should be greater
+    than or equal to 0"``. ``columns`` (shopsense field -> source column) names fields as
+    the file does."""
+    parts: list[str] = []
+    for detail in error.errors(include_url=False, include_input=False):
+        location = [str(part) for part in detail["loc"]]
+        if location and columns and location[0] in columns and columns[location[0]] != location[0]:
+            location[0] = columns[location[0]]
+        message = str(detail["msg"]).removeprefix("Value error, ")
+        message = message[:1].lower() + message[1:]
+        parts.append(f"{'.'.join(location)}: {message}" if location else message)
+    return "; ".join(parts)

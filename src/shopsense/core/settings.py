@@ -8,17 +8,21 @@ Nested fields use ``__`` in environment names, e.g. ``SHOPSENSE_LOG_LEVEL=DEBUG`
 from __future__ import annotations
 
 import os
+import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
+
+from shopsense.core.errors import ConfigurationError, describe_validation_error
 
 DEFAULT_EVENT_TYPES: tuple[str, ...] = (
     "view",
@@ -118,7 +122,23 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, toml_source)
 
 
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the sources above with ``overrides`` on top; anything invalid or
+    unreadable is a :class:`~shopsense.core.errors.ConfigurationError` saying what."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise ConfigurationError(
+            "bad settings (options, SHOPSENSE_* variables or the TOML file): "
+            f"{describe_validation_error(error)}"
+        ) from None
+    except (SettingsError, tomllib.TOMLDecodeError) as error:
+        raise ConfigurationError(
+            f"cannot read the settings: {error}; check the SHOPSENSE_* variables and the TOML file"
+        ) from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, built once on first use (never at import)."""
-    return Settings()
+    return load_settings()

@@ -115,7 +115,9 @@ def to_utc(value: datetime, naive_timestamps: Literal["reject", "utc"]) -> datet
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False
+    )
 
 
 def _utc_validator(*fields: str) -> Any:

@@ -186,10 +186,11 @@ class CustomerStore(Protocol):
     def count_users(self) -> int: ...
 
     def upsert_orders(self, orders: Iterable[Order] | pa.Table) -> int:
-        """Insert or replace whole orders (an order's lines are replaced together);
-        returns how many orders were written. A table is :data:`ORDER_LINE_SCHEMA`, one
-        row per line, the order's columns equal on all its lines; when an order appears
-        twice in a batch, the last one wins."""
+        """Insert or replace whole orders (an order's stored lines are replaced by the new
+        ones together); returns how many orders were written. Records: when an order
+        appears twice, the last one wins. A table is :data:`ORDER_LINE_SCHEMA`, one row per
+        line: all rows of an order id are its lines (in any order), with its columns equal
+        on every line and each ``line_no`` once; otherwise the batch is rejected whole."""
         ...
 
     def get_order(self, order_id: str) -> Order: ...

@@ -15,7 +15,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
@@ -78,6 +78,18 @@ def _conform(table: pa.Table, schema: pa.Schema, what: str) -> pa.Table:
             details={"missing": missing, "unexpected": extra},
         )
     selected = table.select(schema.names)
+    naive = [
+        field.name
+        for field in selected.schema
+        if pa.types.is_timestamp(field.type) and field.type.tz is None
+    ]
+    if naive:
+        # Casting would silently read them as UTC; the data model rejects naive times.
+        raise ValidationFailedError(
+            f"{what} table has timestamps without a time zone in {naive}; "
+            "give the column a time zone (e.g. pa.timestamp('us', tz='UTC'))",
+            details={"naive_columns": naive},
+        )
     for name in _REQUIRED[what]:
         nulls = selected.column(name).null_count
         if nulls:
@@ -125,6 +137,13 @@ def _window(
         clauses.append(f"{column} < ?")
         params.append(end)
     return clauses, params
+
+
+def _rollback(connection: duckdb.DuckDBPyConnection) -> None:
+    # A COMMIT that failed may have ended the transaction already; the error that got
+    # here is the one to report, not "no transaction is active".
+    with suppress(duckdb.TransactionException):
+        connection.execute("ROLLBACK")
 
 
 def _where(clauses: list[str]) -> str:
@@ -178,10 +197,32 @@ class DuckDBStore:
             connection.execute("BEGIN TRANSACTION")
             try:
                 yield connection
+                connection.execute("COMMIT")
+            except duckdb.ConversionException as error:
+                _rollback(connection)
+                raise ValidationFailedError(
+                    f"the batch was rejected whole: a value does not fit its column ({error})"
+                ) from error
+            except duckdb.Error as error:
+                _rollback(connection)
+                raise StoreError(
+                    f"the store at {self.url} could not complete a write, nothing of it "
+                    f"was stored: {error}"
+                ) from error
             except BaseException:
-                connection.execute("ROLLBACK")
+                _rollback(connection)
                 raise
-            connection.execute("COMMIT")
+
+    @contextmanager
+    def _registered(self, name: str, table: pa.Table) -> Iterator[None]:
+        """``table`` visible to SQL as ``name``. Registered outside the write's transaction:
+        unregistering inside an aborted one would fail and hide the error that aborted it."""
+        with self._lock:
+            self._connection.register(name, table)
+            try:
+                yield
+            finally:
+                self._connection.unregister(name)
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -243,17 +284,13 @@ class DuckDBStore:
         batch = _conform(table, EVENT_SCHEMA, "events")
         if batch.num_rows == 0:
             return AppendResult(received=0, inserted=0)
-        with self._transaction() as connection:
+        with self._registered("incoming_events", batch), self._transaction() as connection:
             before = connection.execute("SELECT count(*) FROM events").fetchall()[0][0]
-            connection.register("incoming_events", batch)
-            try:
-                # OR IGNORE skips ids already stored and repeats inside the batch.
-                connection.execute(
-                    f"INSERT OR IGNORE INTO events ({_EVENT_COLUMNS}) "
-                    f"SELECT {_EVENT_COLUMNS} FROM incoming_events"
-                )
-            finally:
-                connection.unregister("incoming_events")
+            # OR IGNORE skips ids already stored and repeats inside the batch.
+            connection.execute(
+                f"INSERT OR IGNORE INTO events ({_EVENT_COLUMNS}) "
+                f"SELECT {_EVENT_COLUMNS} FROM incoming_events"
+            )
             after = connection.execute("SELECT count(*) FROM events").fetchall()[0][0]
         return AppendResult(received=batch.num_rows, inserted=int(after - before))
 
@@ -339,16 +376,12 @@ class DuckDBStore:
         if table.num_rows == 0:
             return 0
         numbered = table.append_column("_row", pa.array(range(table.num_rows), pa.int64()))
-        with self._transaction() as connection:
-            connection.register("incoming_rows", numbered)
-            try:
-                connection.execute(
-                    f"INSERT OR REPLACE INTO {name} ({columns}, updated_at) "
-                    f"SELECT {columns}, current_timestamp FROM incoming_rows "
-                    f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _row DESC) = 1"
-                )
-            finally:
-                connection.unregister("incoming_rows")
+        with self._registered("incoming_rows", numbered), self._transaction() as connection:
+            connection.execute(
+                f"INSERT OR REPLACE INTO {name} ({columns}, updated_at) "
+                f"SELECT {columns}, current_timestamp FROM incoming_rows "
+                f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _row DESC) = 1"
+            )
         return int(pc.count_distinct(table.column(key)).as_py())
 
     def upsert_items(self, items: Iterable[Item] | pa.Table) -> int:
@@ -412,72 +445,60 @@ class DuckDBStore:
         return int(self._scalar("SELECT count(*) FROM users"))
 
     def upsert_orders(self, orders: Iterable[Order] | pa.Table) -> int:
-        table = orders if isinstance(orders, pa.Table) else orders_to_table(orders)
+        if isinstance(orders, pa.Table):
+            table = orders
+        else:
+            # The last version of an order in the batch wins, lines and all.
+            latest = {order.order_id: order for order in orders}
+            table = orders_to_table(latest.values())
         lines = _conform(table, ORDER_LINE_SCHEMA, "order lines")
         if lines.num_rows == 0:
             return 0
         _check_order_lines(lines)
         numbered = lines.append_column("_row", pa.array(range(lines.num_rows), pa.int64()))
-        with self._transaction() as connection:
-            connection.register("incoming_rows", numbered)
-            try:
-                # An order is the run of consecutive rows with its id; when it occurs in
-                # several runs of a batch, the last run wins, lines and all.
-                connection.execute(
-                    "CREATE OR REPLACE TEMP TABLE incoming_lines AS "
-                    "WITH flagged AS (SELECT *, (order_id IS DISTINCT FROM "
-                    "lag(order_id) OVER (ORDER BY _row))::INTEGER AS starts_run "
-                    "FROM incoming_rows), "
-                    "runs AS (SELECT *, sum(starts_run) OVER (ORDER BY _row) AS run FROM flagged) "
-                    "SELECT * EXCLUDE (starts_run) FROM runs "
-                    "QUALIFY run = max(run) OVER (PARTITION BY order_id)"
+        with self._registered("incoming_lines", numbered), self._transaction() as connection:
+            connection.execute(
+                "CREATE OR REPLACE TEMP TABLE incoming_orders AS "
+                "SELECT order_id, arg_min(user_id, _row) AS user_id, "
+                "arg_min(ts, _row) AS ts, arg_min(status, _row) AS status, "
+                "arg_min(currency, _row) AS currency FROM incoming_lines GROUP BY order_id"
+            )
+            inconsistent = connection.execute(
+                "SELECT l.order_id FROM incoming_lines l JOIN incoming_orders o USING "
+                "(order_id) WHERE l.user_id <> o.user_id OR l.ts <> o.ts "
+                "OR l.status <> o.status OR l.currency IS DISTINCT FROM o.currency LIMIT 1"
+            ).fetchall()
+            repeated = connection.execute(
+                "SELECT order_id, line_no FROM incoming_lines "
+                "GROUP BY order_id, line_no HAVING count(*) > 1 LIMIT 1"
+            ).fetchall()
+            n_orders = connection.execute("SELECT count(*) FROM incoming_orders").fetchall()
+            if inconsistent:
+                raise ValidationFailedError(
+                    f"order {inconsistent[0][0]!r} has lines with different user_id, ts, "
+                    "status or currency; an order's columns must be equal on all its lines",
+                    details={"order_id": inconsistent[0][0]},
                 )
-                connection.execute(
-                    "CREATE OR REPLACE TEMP TABLE incoming_orders AS "
-                    "SELECT order_id, arg_min(user_id, _row) AS user_id, "
-                    "arg_min(ts, _row) AS ts, arg_min(status, _row) AS status, "
-                    "arg_min(currency, _row) AS currency FROM incoming_lines GROUP BY order_id"
+            if repeated:
+                raise ValidationFailedError(
+                    f"order {repeated[0][0]!r} has line_no {repeated[0][1]} twice",
+                    details={"order_id": repeated[0][0], "line_no": repeated[0][1]},
                 )
-                inconsistent = connection.execute(
-                    "SELECT l.order_id FROM incoming_lines l JOIN incoming_orders o USING "
-                    "(order_id) WHERE l.user_id <> o.user_id OR l.ts <> o.ts "
-                    "OR l.status <> o.status OR l.currency IS DISTINCT FROM o.currency LIMIT 1"
-                ).fetchall()
-                repeated = connection.execute(
-                    "SELECT order_id, line_no FROM incoming_lines "
-                    "GROUP BY order_id, line_no HAVING count(*) > 1 LIMIT 1"
-                ).fetchall()
-                n_orders = connection.execute("SELECT count(*) FROM incoming_orders").fetchall()
-                if inconsistent:
-                    raise ValidationFailedError(
-                        f"order {inconsistent[0][0]!r} has lines with different user_id, ts, "
-                        "status or currency; an order's columns must be equal on all its lines",
-                        details={"order_id": inconsistent[0][0]},
-                    )
-                if repeated:
-                    raise ValidationFailedError(
-                        f"order {repeated[0][0]!r} has line_no {repeated[0][1]} twice",
-                        details={"order_id": repeated[0][0], "line_no": repeated[0][1]},
-                    )
-                connection.execute(
-                    "DELETE FROM order_lines WHERE order_id IN "
-                    "(SELECT order_id FROM incoming_orders)"
-                )
-                connection.execute(
-                    "INSERT OR REPLACE INTO orders "
-                    "(order_id, user_id, ts, status, currency, updated_at) "
-                    "SELECT order_id, user_id, ts, status, currency, current_timestamp "
-                    "FROM incoming_orders"
-                )
-                connection.execute(
-                    "INSERT INTO order_lines (order_id, line_no, item_id, quantity, price) "
-                    "SELECT order_id, line_no, item_id, quantity, price FROM incoming_lines"
-                )
-                # On failure the rollback removes these temporary tables too.
-                connection.execute("DROP TABLE incoming_lines")
-                connection.execute("DROP TABLE incoming_orders")
-            finally:
-                connection.unregister("incoming_rows")
+            connection.execute(
+                "DELETE FROM order_lines WHERE order_id IN (SELECT order_id FROM incoming_orders)"
+            )
+            connection.execute(
+                "INSERT OR REPLACE INTO orders "
+                "(order_id, user_id, ts, status, currency, updated_at) "
+                "SELECT order_id, user_id, ts, status, currency, current_timestamp "
+                "FROM incoming_orders"
+            )
+            connection.execute(
+                "INSERT INTO order_lines (order_id, line_no, item_id, quantity, price) "
+                "SELECT order_id, line_no, item_id, quantity, price FROM incoming_lines"
+            )
+            # On failure the rollback removes the temporary table too.
+            connection.execute("DROP TABLE incoming_orders")
         return int(n_orders[0][0])
 
     def get_order(self, order_id: str) -> Order:

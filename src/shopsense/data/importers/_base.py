@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ValidationError
 
-from shopsense.core.errors import ConfigurationError
+from shopsense.core.errors import ConfigurationError, describe_validation_error
 from shopsense.data.schemas import Event, Item, Order, User, ValidationOptions
 from shopsense.data.tables import EventTableBuilder
 
@@ -92,6 +92,13 @@ class ImportOptions:
             codecs.lookup(self.encoding)
         except LookupError:
             raise ConfigurationError(f"unknown text encoding {self.encoding!r}") from None
+        if not _ascii_compatible(self.encoding):
+            # Files are split into lines as bytes, which only works when ASCII bytes are
+            # themselves (not UTF-16/32, not a bytes-to-bytes codec such as rot13).
+            raise ConfigurationError(
+                f"text encoding {self.encoding!r} is not ASCII-compatible; convert the file "
+                "to UTF-8 first (e.g. iconv -f UTF-16 -t UTF-8)"
+            )
         if self.timezone is not None:
             _zone(self.timezone)
         if self.event_type is not None and self.event_type not in self.validation.event_types:
@@ -109,6 +116,13 @@ class ImportOptions:
     def zone_or_utc(self) -> tzinfo:
         """The zone for naive times in files whose times are local by nature (UTC default)."""
         return self.zone() or UTC
+
+
+def _ascii_compatible(encoding: str) -> bool:
+    try:
+        return all(bytes([code]).decode(encoding) == chr(code) for code in range(128))
+    except (UnicodeDecodeError, LookupError):
+        return False
 
 
 def _zone(name: str) -> tzinfo:
@@ -191,23 +205,6 @@ def integer_id(text: str) -> str:
     if text.endswith(".0") and text[:-2].isdigit():
         return text[:-2]
     return text
-
-
-def describe_validation_error(
-    error: ValidationError, columns: Mapping[str, str] | None = None
-) -> str:
-    """A short readable reason from a pydantic error: ``"price: input should be greater
-    than or equal to 0"``. ``columns`` (shopsense field -> source column) names fields as
-    the file does."""
-    parts: list[str] = []
-    for detail in error.errors(include_url=False, include_input=False):
-        location = [str(part) for part in detail["loc"]]
-        if location and columns and location[0] in columns and columns[location[0]] != location[0]:
-            location[0] = columns[location[0]]
-        message = str(detail["msg"]).removeprefix("Value error, ")
-        message = message[:1].lower() + message[1:]
-        parts.append(f"{'.'.join(location)}: {message}" if location else message)
-    return "; ".join(parts)
 
 
 def excerpt(raw: str) -> str:
