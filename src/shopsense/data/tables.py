@@ -8,9 +8,10 @@ not Python objects; these schemas are the contract between them. JSON object fie
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from shopsense.data.schemas import Event, Item, Order, User
@@ -170,3 +171,21 @@ def orders_to_table(orders: Iterable[Order]) -> pa.Table:
             columns["quantity"].append(line.quantity)
             columns["price"].append(line.price)
     return pa.table(columns, schema=ORDER_LINE_SCHEMA)
+
+
+def order_line_batches(lines: pa.Table, max_lines: int) -> Iterator[pa.Table]:
+    """Consecutive slices of the :data:`ORDER_LINE_SCHEMA` table ``lines`` that never split
+    an order: each slice ends on the first order boundary at or after ``max_lines`` lines
+    (or at the end). An order's lines must be adjacent in ``lines``."""
+    if max_lines < 1:
+        raise ValueError(f"max_lines must be at least 1, not {max_lines}")
+    if lines.num_rows == 0:
+        return
+    order_ids = lines.column("order_id").to_numpy(zero_copy_only=False)
+    order_ends = np.append(np.flatnonzero(order_ids[1:] != order_ids[:-1]) + 1, lines.num_rows)
+    begin = 0
+    while begin < lines.num_rows:
+        position = min(int(np.searchsorted(order_ends, begin + max_lines)), len(order_ends) - 1)
+        end = int(order_ends[position])
+        yield lines.slice(begin, end - begin)
+        begin = end

@@ -23,11 +23,12 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import pyarrow as pa
 from pydantic import BaseModel, ValidationError
 
 from shopsense.core.errors import ConfigurationError, describe_validation_error
 from shopsense.data.schemas import Event, Item, Order, User, ValidationOptions
-from shopsense.data.tables import EventTableBuilder
+from shopsense.data.tables import EventTableBuilder, order_line_batches
 
 if TYPE_CHECKING:
     from shopsense.store.base import Store
@@ -239,6 +240,7 @@ class RecordSink:
         self._items: dict[str, Item] = {}
         self._users: dict[str, User] = {}
         self._orders: dict[str, Order] = {}
+        self._order_tables: list[pa.Table] = []
         self._pending_order_lines = 0
         self.rows_read = 0
         self.events_received = 0
@@ -340,6 +342,14 @@ class RecordSink:
         if self._pending_order_lines >= self._batch_size:
             self._write_orders()
 
+    def order_lines(self, lines: pa.Table) -> None:
+        """Orders as one :data:`~shopsense.data.tables.ORDER_LINE_SCHEMA` table (an
+        order's lines adjacent), for importers that assemble them from records the sink
+        has already validated; written at :meth:`flush` in batches of whole orders."""
+        if self._store is None:
+            return
+        self._order_tables.append(lines)
+
     def flush(self) -> None:
         """Write everything pending: items, users, events, then orders."""
         self._write_items()
@@ -370,11 +380,16 @@ class RecordSink:
         self._users = {}
 
     def _write_orders(self) -> None:
-        if self._store is None or not self._orders:
+        if self._store is None:
             return
-        self.orders_written += self._store.upsert_orders(list(self._orders.values()))
-        self._orders = {}
-        self._pending_order_lines = 0
+        if self._orders:
+            self.orders_written += self._store.upsert_orders(list(self._orders.values()))
+            self._orders = {}
+            self._pending_order_lines = 0
+        for table in self._order_tables:
+            for batch in order_line_batches(table, self._batch_size):
+                self.orders_written += self._store.upsert_orders(batch)
+        self._order_tables = []
 
     def report(self, *, format_name: str, path: Path, elapsed_seconds: float) -> ImportReport:
         """The finished import's report (call after :meth:`flush`)."""

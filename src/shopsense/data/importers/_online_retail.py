@@ -32,6 +32,8 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from shopsense.core.errors import ImportDataError
 from shopsense.data.importers._base import ImportOptions, RecordSink, integer_id
 from shopsense.data.importers._text import (
@@ -40,7 +42,8 @@ from shopsense.data.importers._text import (
     read_header,
     read_lines,
 )
-from shopsense.data.schemas import Event, Item, Order, OrderStatus, User
+from shopsense.data.schemas import Event, Item, OrderStatus, User
+from shopsense.data.tables import ORDER_LINE_SCHEMA
 
 CURRENCY = "GBP"
 
@@ -138,7 +141,6 @@ class _InvoiceDraft:
     user_id: str
     ts: datetime
     status: OrderStatus
-    first_line: int
     lines: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -268,7 +270,6 @@ class _Aggregates:
                 user_id=event.user_id,
                 ts=event.ts,
                 status=OrderStatus.CANCELLED if event.type == "return" else OrderStatus.COMPLETED,
-                first_line=line,
             )
         order.ts = min(order.ts, event.ts)
         order.lines.append(
@@ -296,22 +297,21 @@ class _Aggregates:
                     attributes={"country": found.country} if found.country else {},
                 )
             )
+        # Every line of an order is an event the sink has validated (quantity > 0,
+        # price >= 0), so the orders go as one table; the store checks it again.
+        columns: dict[str, list[Any]] = {name: [] for name in ORDER_LINE_SCHEMA.names}
         for invoice, draft_order in self.invoices.items():
-            built = sink.validate(
-                Order,
-                {
-                    "order_id": invoice,
-                    "user_id": draft_order.user_id,
-                    "ts": draft_order.ts,
-                    "status": draft_order.status,
-                    "currency": CURRENCY,
-                    "lines": draft_order.lines,
-                },
-                line=draft_order.first_line,
-                raw=f"invoice {invoice}",
-            )
-            if built is not None:
-                sink.order(built)
+            for line_no, line in enumerate(draft_order.lines, start=1):
+                columns["order_id"].append(invoice)
+                columns["user_id"].append(draft_order.user_id)
+                columns["ts"].append(draft_order.ts)
+                columns["status"].append(draft_order.status.value)
+                columns["currency"].append(CURRENCY)
+                columns["line_no"].append(line_no)
+                columns["item_id"].append(line["item_id"])
+                columns["quantity"].append(line["quantity"])
+                columns["price"].append(line["price"])
+        sink.order_lines(pa.table(columns, schema=ORDER_LINE_SCHEMA))
 
 
 def _column_positions(header: list[str], path: Path) -> dict[str, int]:

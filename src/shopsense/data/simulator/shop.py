@@ -21,7 +21,13 @@ from shopsense.data.simulator.catalog import FloatArray, IntArray, taxonomy
 from shopsense.data.simulator.config import SimulationConfig
 from shopsense.data.simulator.population import NO_CHURN
 from shopsense.data.simulator.world import ShopWorld
-from shopsense.data.tables import ITEM_SCHEMA, ORDER_LINE_SCHEMA, TIMESTAMP, USER_SCHEMA
+from shopsense.data.tables import (
+    ITEM_SCHEMA,
+    ORDER_LINE_SCHEMA,
+    TIMESTAMP,
+    USER_SCHEMA,
+    order_line_batches,
+)
 
 if TYPE_CHECKING:
     from shopsense.store.base import AppendResult
@@ -435,14 +441,8 @@ def write_to_store(
         inserted += result.inserted
         advance(result.received)
     orders = 0
-    lines = shop.order_lines
-    # Slices end on order boundaries (lines are grouped by order), so each order is whole.
-    order_ids = lines.column("order_id").to_numpy(zero_copy_only=False)
-    boundaries = np.flatnonzero(order_ids[1:] != order_ids[:-1]) + 1
-    starts = [0, *boundaries.tolist()]
-    batch_starts = starts[:: max(1, batch_size // 10)]
-    for begin, end in zip(batch_starts, [*batch_starts[1:], lines.num_rows], strict=True):
-        written = store.upsert_orders(lines.slice(begin, end - begin))
+    for batch in order_line_batches(shop.order_lines, batch_size):
+        written = store.upsert_orders(batch)
         orders += written
         advance(written)
     return StoreWriteReport(
