@@ -445,6 +445,96 @@ def demo(
     console.print(f"[green]demo shop ready[/green] in {_settings(ctx).resolved_store_url}")
 
 
+# -- evaluate ------------------------------------------------------------------------------
+
+
+def _parse_params(pairs: list[str]) -> dict[str, Any]:
+    """``key=value`` pairs; values are read as JSON when they parse (``10``, ``0.5``,
+    ``true``), else kept as text."""
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--param")
+        try:
+            params[key.strip()] = json.loads(text)
+        except ValueError:
+            params[key.strip()] = text
+    return params
+
+
+def render_evaluation(result: dict[str, Any]) -> None:
+    table = Table(title=f"{result['model']} on {result['protocol']}", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value", justify="right")
+    for name, value in result["metrics"].items():
+        table.add_row(name, f"{value:.4f}")
+    table.add_row("fit seconds", f"{result['fit_seconds']:.2f}")
+    table.add_row("recommend seconds", f"{result['recommend_seconds']:.2f}")
+    table.add_row("users evaluated", f"{result['split']['users_evaluated']:,}")
+    table.add_row("items", f"{result['split']['items']:,}")
+    table.add_row("machine", result["machine"])
+    console.print(table)
+
+
+@app.command()
+def evaluate(
+    protocol: Annotated[
+        str,
+        typer.Option(
+            help="seq-loo, retail-temporal, retail-temporal-new, ml100k or temporal "
+            "(docs/evaluation.md)."
+        ),
+    ],
+    dataset: Annotated[
+        str,
+        typer.Option(help="The dataset file as published (temporal: a store URL or file)."),
+    ],
+    model: Annotated[
+        str,
+        typer.Option(help="A registered recommender (e.g. popular); 'best' is not supported yet."),
+    ],
+    json_out: Annotated[Path, typer.Option("--json", help="Write the result as JSON here.")],
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", help="Model hyper-parameter KEY=VALUE, repeatable."),
+    ] = None,
+    dump_recs: Annotated[
+        Path | None,
+        typer.Option(help="Also write each user's list as JSON lines (see docs)."),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Users per recommend call.")] = 1024,
+) -> None:
+    """Fit a model on a benchmark protocol's training split and score it (BENCHMARKS.md)."""
+    import os  # noqa: PLC0415 - only for the machine line
+    import platform  # noqa: PLC0415
+
+    from shopsense.evaluation import evaluate as run_evaluation  # noqa: PLC0415
+    from shopsense.evaluation import load_split  # noqa: PLC0415
+    from shopsense.models.recommend.registry import make_recommender  # noqa: PLC0415
+
+    params = _parse_params(param or [])
+    for target in (json_out, dump_recs):
+        if target is not None and not target.parent.is_dir():
+            raise ConfigurationError(f"cannot write {target}: {target.parent} is not a directory")
+    recommender = make_recommender(model, **params)  # an unknown name fails before loading
+    with console.status(f"loading {protocol} from {dataset}"):
+        split = load_split(protocol, dataset)
+    with progress_bar(f"{model} on {protocol}", unit="users") as progress:
+        result = run_evaluation(
+            recommender,
+            split,
+            batch_size=batch_size,
+            dump_recs=dump_recs,
+            params=params,
+            progress=progress,
+        ).to_dict()
+    result["dataset"] = str(dataset)
+    result["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}"
+    render_evaluation(result)
+    json_out.write_text(json.dumps(result, indent=2))
+
+
 def main() -> None:
     """Entry point of the ``shopsense`` console script."""
     try:

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shopsense.core.errors import ConfigurationError, ImportDataError
+from shopsense.data.importers._amazon import BASE_TIME as SEQUENCE_BASE_TIME
+from shopsense.data.importers._amazon import STEP as SEQUENCE_STEP
 from shopsense.data.importers._amazon import AmazonSequenceImporter
 from shopsense.data.importers._base import (
     MAX_REJECTED_ROWS,
@@ -164,6 +166,8 @@ def _second_of_two_passes(progress: ProgressCallback | None) -> ProgressCallback
 __all__ = [
     "IMPORTERS",
     "MAX_REJECTED_ROWS",
+    "SEQUENCE_BASE_TIME",
+    "SEQUENCE_STEP",
     "ImportOptions",
     "ImportReport",
     "Importer",

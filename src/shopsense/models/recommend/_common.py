@@ -1,0 +1,224 @@
+"""Pieces the recommenders share: parameters, time decay, history matrices, fallbacks.
+
+Private: the public surface is each model class and :mod:`.registry`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from shopsense.core.errors import ValidationFailedError
+from shopsense.features.interactions import Interactions
+from shopsense.models.recommend.base import FloatArray, IntArray, Recommendations, top_n
+
+SECONDS_PER_DAY = 86_400.0
+WEIGHTS_FILE = "weights.npz"
+
+
+def model_params(model: object) -> dict[str, Any]:
+    """The keyword hyper-parameters of ``model`` (its ``__init__`` arguments, read back
+    from the attributes of the same name, as scikit-learn's ``get_params`` does)."""
+    names = [
+        name
+        for name, parameter in inspect.signature(type(model).__init__).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    return {name: getattr(model, name) for name in names}
+
+
+def decayed_weights(interactions: Interactions, half_life_days: float | None) -> FloatArray:
+    """Interaction weights times ``0.5 ** (age / half_life_days)``, the age measured back
+    from the last training timestamp (so the newest interaction keeps its weight and the
+    result does not depend on when training runs). ``None`` turns decay off."""
+    if half_life_days is None or len(interactions) == 0:
+        return interactions.weights
+    if half_life_days <= 0:
+        raise ValidationFailedError(f"half_life_days must be positive, got {half_life_days}")
+    age_days = (interactions.timestamps.max() - interactions.timestamps) / SECONDS_PER_DAY
+    decayed: FloatArray = interactions.weights * np.exp2(-age_days / half_life_days)
+    return decayed
+
+
+def user_item_matrix(interactions: Interactions, weights: FloatArray) -> sp.csr_matrix:
+    """The ``n_users x n_items`` matrix of summed ``weights`` (float64, CSR)."""
+    matrix = sp.csr_matrix(
+        (weights, (interactions.user_codes, interactions.item_codes)),
+        shape=(interactions.n_users, interactions.n_items),
+    )
+    matrix.sum_duplicates()
+    return matrix
+
+
+def check_histories(histories: list[IntArray], n_items: int) -> None:
+    """Raise :class:`ValidationFailedError` for item codes outside ``0 .. n_items - 1``."""
+    for row, history in enumerate(histories):
+        if len(history) and (np.min(history) < 0 or np.max(history) >= n_items):
+            raise ValidationFailedError(
+                f"history {row} holds item codes outside 0..{n_items - 1}; encode items "
+                "with the training vocabulary and drop unknown ones"
+            )
+
+
+def history_matrix(
+    histories: list[IntArray], n_items: int, half_life_items: float | None = None
+) -> sp.csr_matrix:
+    """The ``len(histories) x n_items`` matrix of history weights.
+
+    Each history is time-ordered, oldest first. Without ``half_life_items`` every
+    interaction weighs 1; with it, the interaction ``k`` steps before the newest weighs
+    ``0.5 ** (k / half_life_items)``, so that what the shopper did last counts most
+    (next-item prediction is dominated by the latest items). Repeats add up.
+    """
+    check_histories(histories, n_items)
+    lengths = np.array([len(history) for history in histories], dtype=np.int64)
+    rows = np.repeat(np.arange(len(histories)), lengths)
+    columns = np.concatenate(histories).astype(np.int64) if lengths.sum() else np.zeros(0, np.int64)
+    if half_life_items is None:
+        values = np.ones(len(columns))
+    else:
+        if half_life_items <= 0:
+            raise ValidationFailedError(
+                f"history half-life must be positive, got {half_life_items}"
+            )
+        # Steps back from the newest item: L-1, ..., 1, 0 within each history.
+        ends = np.cumsum(lengths)
+        steps_back = np.repeat(ends, lengths) - 1 - np.arange(len(columns))
+        values = np.exp2(-steps_back / half_life_items)
+    matrix = sp.csr_matrix((values, (rows, columns)), shape=(len(histories), n_items))
+    matrix.sum_duplicates()
+    return matrix
+
+
+def with_popularity_fallback(
+    scores: FloatArray, histories: list[IntArray], popularity: FloatArray
+) -> FloatArray:
+    """Scores where items the model could not score rank by popularity, below the rest.
+
+    Rows of empty histories (cold start) become the popularity scores. In other rows,
+    items scored exactly 0 (no evidence at all, e.g. no neighbour in the history) get
+    ``popularity / max(popularity) - 1``, in ``[-1, 0)``: they follow every positively
+    scored item, most popular first, so lists are always full and deterministic. Use it
+    only for models whose real scores are non-negative.
+    """
+    scaled = popularity / max(float(popularity.max(initial=0.0)), 1e-12)
+    empty = np.array([len(history) == 0 for history in histories], dtype=bool)
+    result = np.where(scores == 0.0, scaled[np.newaxis, :] - 1.0, scores)
+    result[empty] = scaled
+    return result
+
+
+def cold_rows_to_popularity(
+    scores: FloatArray, histories: list[IntArray], popularity: FloatArray
+) -> FloatArray:
+    """Scores with the rows of empty histories replaced by item popularity."""
+    empty = np.array([len(history) == 0 for history in histories], dtype=bool)
+    if empty.any():
+        scores = np.array(scores, dtype=np.float64, copy=True)
+        scores[empty] = popularity
+    return scores
+
+
+def similar_by_rows(
+    similarity: Callable[[IntArray], sp.csr_matrix | npt.NDArray[np.floating[Any]]],
+    item_codes: IntArray,
+    n: int,
+    popularity: FloatArray,
+) -> Recommendations:
+    """Top-``n`` neighbours of ``item_codes``, never the item itself, from
+    ``similarity(codes)`` (the similarity rows of those items); items without similarity
+    (exactly 0) follow, by popularity."""
+    codes = np.asarray(item_codes, dtype=np.int64)
+    check_histories([codes], len(popularity))
+    rows = similarity(codes)
+    dense = rows.toarray() if sp.issparse(rows) else np.asarray(rows)
+    selves = [np.array([code]) for code in codes.tolist()]
+    scores = with_popularity_fallback(dense.astype(np.float64), selves, popularity)
+    return top_n(scores, n, histories=selves)
+
+
+def save_weights(directory: Path, **arrays: npt.NDArray[Any]) -> None:
+    """Write ``arrays`` to ``directory / weights.npz`` (uncompressed, no pickle)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    np.savez(directory / WEIGHTS_FILE, allow_pickle=False, **arrays)
+
+
+def load_weights(directory: Path) -> dict[str, npt.NDArray[Any]]:
+    """The arrays :func:`save_weights` wrote."""
+    with np.load(directory / WEIGHTS_FILE, allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files}
+
+
+def save_sparse(prefix: str, matrix: sp.csr_matrix) -> dict[str, npt.NDArray[Any]]:
+    """A CSR matrix as plain arrays named ``{prefix}_data`` etc., for :func:`save_weights`."""
+    return {
+        f"{prefix}_data": matrix.data,
+        f"{prefix}_indices": matrix.indices,
+        f"{prefix}_indptr": matrix.indptr,
+        f"{prefix}_shape": np.asarray(matrix.shape, dtype=np.int64),
+    }
+
+
+def load_sparse(prefix: str, arrays: dict[str, npt.NDArray[Any]]) -> sp.csr_matrix:
+    """The CSR matrix that :func:`save_sparse` flattened."""
+    shape = arrays[f"{prefix}_shape"]
+    return sp.csr_matrix(
+        (arrays[f"{prefix}_data"], arrays[f"{prefix}_indices"], arrays[f"{prefix}_indptr"]),
+        shape=(int(shape[0]), int(shape[1])),
+    )
+
+
+def rank_in_batches(
+    score: Callable[[list[IntArray]], FloatArray],
+    histories: list[IntArray],
+    n: int,
+    *,
+    exclude_seen: bool,
+    candidates: IntArray | None,
+    batch_size: int = 1024,
+) -> Recommendations:
+    """Score and rank ``histories`` ``batch_size`` at a time, so that the dense
+    ``(batch, n_items)`` score matrix stays small (1024 x 100k items x 8 B = 800 MB)."""
+    if not histories:
+        return Recommendations(
+            items=np.zeros((0, n), dtype=np.int64), scores=np.zeros((0, n), dtype=np.float64)
+        )
+    parts: list[Recommendations] = []
+    for start in range(0, len(histories), batch_size):
+        batch = histories[start : start + batch_size]
+        parts.append(
+            top_n(
+                score(batch),
+                n,
+                histories=batch if exclude_seen else None,
+                candidates=candidates,
+            )
+        )
+    return Recommendations(
+        items=np.concatenate([part.items for part in parts]),
+        scores=np.concatenate([part.scores for part in parts]),
+    )
+
+
+def keep_top_per_row(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """``matrix`` without its diagonal and zeros, keeping the ``k`` largest entries of
+    each row (ties to the lower column, for determinism)."""
+    coo = matrix.tocoo()
+    keep = (coo.row != coo.col) & (coo.data != 0)
+    rows, columns, values = coo.row[keep], coo.col[keep], coo.data[keep]
+    order = np.lexsort((columns, -values, rows))
+    rows, columns, values = rows[order], columns[order], values[order]
+    starts = np.searchsorted(rows, np.arange(matrix.shape[0]))
+    rank = np.arange(len(rows)) - starts[rows]
+    kept = rank < k
+    result = sp.csr_matrix(
+        (values[kept], (rows[kept], columns[kept])), shape=matrix.shape, dtype=matrix.dtype
+    )
+    result.sort_indices()
+    return result

@@ -1,0 +1,219 @@
+"""Implicit-feedback matrix factorisation by alternating least squares.
+
+Hu, Koren & Volinsky, "Collaborative Filtering for Implicit Feedback Datasets", ICDM
+2008. Every user-item pair has a preference ``p_ui = 1`` if the user interacted, else 0,
+and a confidence ``c_ui = 1 + alpha * r_ui`` (eq. 3; or ``1 + alpha * log(1 + r_ui /
+epsilon)``, eq. 4, with ``confidence="log"``); ALS minimises
+``sum c_ui (p_ui - x_u . y_i)^2 + lambda (|x|^2 + |y|^2)``. Training runs on
+``implicit``'s CPU solver (conjugate gradient, Takacs, Pilaszy & Tikk, RecSys 2011).
+
+A history is scored by solving its user factor from the item factors (eq. 4 of the
+paper, the same least-squares step as training):
+
+    x_u = (Y^T C_u Y + lambda I)^-1 Y^T C_u p(u),
+
+so a live history or an unknown visitor is scored exactly like a training user.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar, Literal, Self
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from shopsense.core.errors import ConfigurationError
+from shopsense.features.interactions import Interactions
+from shopsense.models.recommend._common import (
+    check_histories,
+    cold_rows_to_popularity,
+    history_matrix,
+    load_weights,
+    model_params,
+    rank_in_batches,
+    save_weights,
+    similar_by_rows,
+    user_item_matrix,
+)
+from shopsense.models.recommend.base import (
+    FloatArray,
+    IntArray,
+    Recommendations,
+    check_fitted,
+    read_manifest,
+    write_manifest,
+)
+
+Confidence = Literal["linear", "log"]
+
+
+class ImplicitALS:
+    """Weighted matrix factorisation for implicit feedback (Hu, Koren & Volinsky 2008).
+
+    Parameters
+    ----------
+    factors:
+        Dimension of the user and item factors.
+    regularization:
+        The L2 penalty ``lambda``.
+    alpha:
+        Confidence scale: ``c = 1 + alpha * r`` (``"linear"``) or
+        ``c = 1 + alpha * log(1 + r / log_epsilon)`` (``"log"``), ``r`` the summed weight.
+    confidence:
+        ``"linear"`` (default) or ``"log"`` scaling of the interaction weights.
+    log_epsilon:
+        ``epsilon`` of the log scaling.
+    iterations:
+        ALS sweeps.
+    random_state:
+        Seed of the factor initialisation; a fixed seed gives identical factors.
+    num_threads:
+        Training threads; 0 lets ``implicit`` use every core. Results do not depend on
+        it (each user's and item's solve is independent).
+
+    Attributes
+    ----------
+    item_factors_:
+        float32 ``[n_items, factors]``.
+    popularity_:
+        float64 ``[n_items]``, interaction count per item, for empty histories.
+    """
+
+    name: ClassVar[str] = "als"
+    item_factors_: npt.NDArray[np.float32] | None = None
+    popularity_: FloatArray | None = None
+
+    def __init__(
+        self,
+        *,
+        factors: int = 64,
+        regularization: float = 0.01,
+        alpha: float = 1.0,
+        confidence: Confidence = "linear",
+        log_epsilon: float = 1.0,
+        iterations: int = 15,
+        random_state: int = 0,
+        num_threads: int = 0,
+    ) -> None:
+        self.factors = factors
+        self.regularization = regularization
+        self.alpha = alpha
+        self.confidence = confidence
+        self.log_epsilon = log_epsilon
+        self.iterations = iterations
+        self.random_state = random_state
+        self.num_threads = num_threads
+
+    def _confidence(self, weights: FloatArray) -> FloatArray:
+        """``c = 1 + alpha * scaled(r)`` for the observed weights ``r``."""
+        if self.confidence == "log":
+            return 1.0 + self.alpha * np.log1p(weights / self.log_epsilon)
+        return 1.0 + self.alpha * weights
+
+    def fit(self, interactions: Interactions) -> Self:
+        """Train user and item factors with ``implicit``; keep the item factors."""
+        if self.confidence not in ("linear", "log"):
+            raise ConfigurationError(
+                f"unknown confidence {self.confidence!r}; use 'linear' or 'log'"
+            )
+        # Imported here: implicit is only needed to train, not to load or serve.
+        from implicit.cpu.als import AlternatingLeastSquares  # type: ignore[import-untyped]  # noqa: PLC0415
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # noqa: PLC0415
+
+        user_items = user_item_matrix(interactions, interactions.weights)
+        user_items.data = self._confidence(user_items.data)
+        # implicit runs its own threads; a multithreaded BLAS underneath would fight them
+        # (implicit checks, and warns, when the solver is built).
+        with threadpool_limits(limits=1, user_api="blas"):
+            solver = AlternatingLeastSquares(
+                factors=self.factors,
+                regularization=self.regularization,
+                alpha=1.0,  # the confidence above already holds 1 + alpha * r (paper, eq. 3)
+                dtype=np.float32,
+                iterations=self.iterations,
+                calculate_training_loss=False,
+                num_threads=self.num_threads,
+                random_state=self.random_state,
+            )
+            solver.fit(sp.csr_matrix(user_items, dtype=np.float32), show_progress=False)
+        self.item_factors_ = np.ascontiguousarray(solver.item_factors, dtype=np.float32)
+        self.popularity_ = np.bincount(
+            interactions.item_codes, minlength=interactions.n_items
+        ).astype(np.float64)
+        return self
+
+    def user_factors(self, histories: list[IntArray]) -> FloatArray:
+        """float64 ``[len(histories), factors]``: each history's least-squares user factor
+        ``(Y^T C_u Y + lambda I)^-1 Y^T C_u p(u)`` (zeros for an empty history)."""
+        check_fitted(self, "item_factors_")
+        assert self.item_factors_ is not None
+        item_factors = self.item_factors_.astype(np.float64)
+        check_histories(histories, len(item_factors))
+        counts = history_matrix(histories, len(item_factors))
+        gram = item_factors.T @ item_factors + self.regularization * np.eye(item_factors.shape[1])
+        systems = np.broadcast_to(gram, (len(histories), *gram.shape)).copy()
+        targets = np.zeros((len(histories), item_factors.shape[1]))
+        for row in range(len(histories)):
+            start, end = counts.indptr[row], counts.indptr[row + 1]
+            if start == end:
+                continue
+            items = counts.indices[start:end]
+            confidence = self._confidence(counts.data[start:end])
+            factors = item_factors[items]
+            systems[row] += (factors.T * (confidence - 1.0)) @ factors
+            targets[row] = factors.T @ confidence
+        solved = np.linalg.solve(systems, targets[..., np.newaxis])[..., 0]
+        return np.asarray(solved, dtype=np.float64)
+
+    def _score(self, histories: list[IntArray]) -> FloatArray:
+        assert self.item_factors_ is not None and self.popularity_ is not None
+        scores = self.user_factors(histories) @ self.item_factors_.T.astype(np.float64)
+        return cold_rows_to_popularity(scores, histories, self.popularity_)
+
+    def recommend(
+        self,
+        histories: list[IntArray],
+        n: int,
+        *,
+        exclude_seen: bool = True,
+        candidates: IntArray | None = None,
+    ) -> Recommendations:
+        """Top-``n`` items by ``x_u . y_i`` with ``x_u`` solved from the history; an empty
+        history gets the most popular items."""
+        check_fitted(self, "item_factors_")
+        return rank_in_batches(
+            self._score, histories, n, exclude_seen=exclude_seen, candidates=candidates
+        )
+
+    def similar_items(self, item_codes: IntArray, n: int) -> Recommendations:
+        """Nearest items by cosine of the item factors, never the item itself."""
+        check_fitted(self, "item_factors_")
+        assert self.item_factors_ is not None and self.popularity_ is not None
+        factors = self.item_factors_.astype(np.float64)
+        norms = np.linalg.norm(factors, axis=1)
+        unit = factors / np.where(norms > 0, norms, 1.0)[:, np.newaxis]
+
+        def cosine_rows(codes: IntArray) -> FloatArray:
+            rows: FloatArray = unit[codes] @ unit.T
+            return rows
+
+        return similar_by_rows(cosine_rows, item_codes, n, self.popularity_)
+
+    def save(self, directory: Path) -> None:
+        """Write ``weights.npz`` (item factors, popularity) and the manifest."""
+        check_fitted(self, "item_factors_")
+        assert self.item_factors_ is not None and self.popularity_ is not None
+        save_weights(directory, item_factors=self.item_factors_, popularity=self.popularity_)
+        write_manifest(directory, self.name, model_params(self))
+
+    @classmethod
+    def load(cls, directory: Path) -> Self:
+        """Read a model that :meth:`save` wrote (``implicit`` is not needed to load)."""
+        manifest = read_manifest(directory, cls.name)
+        model = cls(**manifest["params"])
+        arrays = load_weights(directory)
+        model.item_factors_ = arrays["item_factors"]
+        model.popularity_ = arrays["popularity"]
+        return model

@@ -1,0 +1,48 @@
+"""Every registered recommender runs the contract, with small fast parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shopsense.models.recommend import RECOMMENDERS, make_recommender
+from tests.models.recommend.contract import ModelFactory, RecommenderContract
+
+FAST_PARAMS: dict[str, dict[str, Any]] = {
+    "popular": {"half_life_days": 30.0},
+    "item-knn": {"neighbours": 10, "history_half_life_items": 2.0},
+    "ease": {"l2": 5.0},
+    "als": {"factors": 8, "iterations": 8, "regularization": 0.05, "alpha": 10.0},
+}
+
+
+def test_every_registered_model_has_test_params() -> None:
+    assert set(FAST_PARAMS) == set(RECOMMENDERS)
+
+
+class TestEveryRecommender(RecommenderContract):
+    @pytest.fixture(params=sorted(RECOMMENDERS))
+    def make_model(self, request: pytest.FixtureRequest) -> ModelFactory:
+        name: str = request.param
+        return lambda: make_recommender(name, **FAST_PARAMS[name])
+
+
+class TestItemKNNBM25(RecommenderContract):
+    @pytest.fixture
+    def make_model(self) -> ModelFactory:
+        return lambda: make_recommender("item-knn", similarity="bm25", neighbours=10)
+
+
+class TestALSLogConfidence(RecommenderContract):
+    @pytest.fixture
+    def make_model(self) -> ModelFactory:
+        return lambda: make_recommender(
+            "als",
+            factors=8,
+            iterations=8,
+            regularization=0.05,
+            confidence="log",
+            alpha=10.0,
+            num_threads=1,
+        )
