@@ -153,3 +153,13 @@ def test_report_path_in_a_missing_folder_fails_before_importing(tmp_path: Path) 
     )
     assert "is not a directory" in stderr
     assert not (tmp_path / "shopsense.duckdb").exists()  # failed before opening the store
+
+
+def test_demo_builds_the_shop_and_prints_a_leaderboard(tmp_path: Path) -> None:
+    output = run(tmp_path, "demo")
+    assert "demo shop ready" in output
+    assert "leaderboard: temporal split" in output
+    for model in ("popular", "item-knn", "ease", "als"):
+        assert model in output
+    stats = json.loads(run(tmp_path, "stats", "--json"))
+    assert stats["users"] == 3_000

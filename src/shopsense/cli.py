@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import platform
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,6 +46,10 @@ from shopsense.core.settings import Settings, load_settings
 from shopsense.data.importers import ImportOptions, get_importer, import_file
 from shopsense.data.schemas import ValidationOptions
 from shopsense.data.simulator import SimulationConfig, simulate_shop, write_to_store
+from shopsense.evaluation import EvaluationResult, load_split
+from shopsense.evaluation import evaluate as run_evaluation
+from shopsense.evaluation.protocols import temporal
+from shopsense.models.recommend.registry import make_recommender
 from shopsense.store import Store, open_store
 
 logger = logging.getLogger(__name__)
@@ -442,7 +448,45 @@ def demo(
         )
     with _open(ctx) as store:
         render_stats(collect_stats(store))
+        with console.status("splitting the demo shop's purchases in time"):
+            split = temporal(store, types=["purchase"])
+    results = []
+    with progress_bar("training and evaluating", unit="models") as progress:
+        for done, name in enumerate(DEMO_MODELS):
+            progress(done, len(DEMO_MODELS))
+            results.append(run_evaluation(make_recommender(name), split))
+        progress(len(DEMO_MODELS), len(DEMO_MODELS))
+    render_leaderboard(results)
     console.print(f"[green]demo shop ready[/green] in {_settings(ctx).resolved_store_url}")
+
+
+DEMO_MODELS: tuple[str, ...] = ("popular", "item-knn", "ease", "als")
+"""The recommenders ``shopsense demo`` trains and compares, with default parameters."""
+
+
+def render_leaderboard(results: list[EvaluationResult]) -> None:
+    """One row per model, best first by the split's first metric."""
+    if not results:
+        return
+    metric_names = list(results[0].metrics)
+    ranked = sorted(results, key=lambda result: -result.metrics[metric_names[0]])
+    first = ranked[0]
+    table = Table(
+        title=f"leaderboard: {first.protocol} split, {first.split['users_evaluated']:,} users"
+    )
+    table.add_column("model")
+    for name in metric_names:
+        table.add_column(name, justify="right")
+    table.add_column("fit s", justify="right")
+    table.add_column("recommend s", justify="right")
+    for result in ranked:
+        table.add_row(
+            result.model,
+            *(f"{result.metrics[name]:.4f}" for name in metric_names),
+            f"{result.fit_seconds:.2f}",
+            f"{result.recommend_seconds:.2f}",
+        )
+    console.print(table)
 
 
 # -- evaluate ------------------------------------------------------------------------------
@@ -506,13 +550,6 @@ def evaluate(
     batch_size: Annotated[int, typer.Option(min=1, help="Users per recommend call.")] = 1024,
 ) -> None:
     """Fit a model on a benchmark protocol's training split and score it (BENCHMARKS.md)."""
-    import os  # noqa: PLC0415 - only for the machine line
-    import platform  # noqa: PLC0415
-
-    from shopsense.evaluation import evaluate as run_evaluation  # noqa: PLC0415
-    from shopsense.evaluation import load_split  # noqa: PLC0415
-    from shopsense.models.recommend.registry import make_recommender  # noqa: PLC0415
-
     params = _parse_params(param or [])
     for target in (json_out, dump_recs):
         if target is not None and not target.parent.is_dir():
