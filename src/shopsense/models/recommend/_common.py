@@ -8,7 +8,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -16,7 +16,15 @@ import scipy.sparse as sp
 
 from shopsense.core.errors import ValidationFailedError
 from shopsense.features.interactions import Interactions
-from shopsense.models.recommend.base import FloatArray, IntArray, Recommendations, top_n
+from shopsense.models.recommend.base import (
+    FloatArray,
+    IntArray,
+    Recommendations,
+    check_fitted,
+    read_manifest,
+    top_n,
+    write_manifest,
+)
 
 SECONDS_PER_DAY = 86_400.0
 WEIGHTS_FILE = "weights.npz"
@@ -222,3 +230,41 @@ def keep_top_per_row(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
     )
     result.sort_indices()
     return result
+
+
+class ArrayArtifacts:
+    """``save``/``load`` for a model whose learned state is a few arrays.
+
+    A model lists its learned attributes in ``learned`` (the first one tells whether it
+    is fitted); each is written to ``weights.npz`` under its name without the trailing
+    underscore (a sparse matrix as its CSR parts), next to ``manifest.json`` with the
+    hyper-parameters that :meth:`load` passes back to ``__init__``.
+    """
+
+    name: ClassVar[str]
+    learned: ClassVar[tuple[str, ...]]
+
+    def save(self, directory: Path) -> None:
+        """Write ``weights.npz`` (the learned arrays) and ``manifest.json``."""
+        check_fitted(self, self.learned[0])
+        arrays: dict[str, npt.NDArray[Any]] = {}
+        for attribute in self.learned:
+            value = getattr(self, attribute)
+            key = attribute.rstrip("_")
+            if isinstance(value, sp.csr_matrix):
+                arrays.update(save_sparse(key, value))
+            else:
+                arrays[key] = value
+        save_weights(directory, **arrays)
+        write_manifest(directory, self.name, model_params(self))
+
+    @classmethod
+    def load(cls, directory: Path) -> Self:
+        """Read a model that :meth:`save` wrote."""
+        manifest = read_manifest(directory, cls.name)
+        model = cls(**manifest["params"])
+        arrays = load_weights(directory)
+        for attribute in cls.learned:
+            key = attribute.rstrip("_")
+            setattr(model, attribute, arrays[key] if key in arrays else load_sparse(key, arrays))
+        return model

@@ -17,7 +17,6 @@ so a live history or an unknown visitor is scored exactly like a training user.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import ClassVar, Literal, Self
 
 import numpy as np
@@ -27,13 +26,11 @@ import scipy.sparse as sp
 from shopsense.core.errors import ConfigurationError
 from shopsense.features.interactions import Interactions
 from shopsense.models.recommend._common import (
+    ArrayArtifacts,
     check_histories,
     cold_rows_to_popularity,
     history_matrix,
-    load_weights,
-    model_params,
     rank_in_batches,
-    save_weights,
     similar_by_rows,
     user_item_matrix,
 )
@@ -42,14 +39,12 @@ from shopsense.models.recommend.base import (
     IntArray,
     Recommendations,
     check_fitted,
-    read_manifest,
-    write_manifest,
 )
 
 Confidence = Literal["linear", "log"]
 
 
-class ImplicitALS:
+class ImplicitALS(ArrayArtifacts):
     """Weighted matrix factorisation for implicit feedback (Hu, Koren & Volinsky 2008).
 
     Parameters
@@ -82,6 +77,7 @@ class ImplicitALS:
     """
 
     name: ClassVar[str] = "als"
+    learned: ClassVar[tuple[str, ...]] = ("item_factors_", "popularity_")
     item_factors_: npt.NDArray[np.float32] | None = None
     popularity_: FloatArray | None = None
 
@@ -200,20 +196,3 @@ class ImplicitALS:
             return rows
 
         return similar_by_rows(cosine_rows, item_codes, n, self.popularity_)
-
-    def save(self, directory: Path) -> None:
-        """Write ``weights.npz`` (item factors, popularity) and the manifest."""
-        check_fitted(self, "item_factors_")
-        assert self.item_factors_ is not None and self.popularity_ is not None
-        save_weights(directory, item_factors=self.item_factors_, popularity=self.popularity_)
-        write_manifest(directory, self.name, model_params(self))
-
-    @classmethod
-    def load(cls, directory: Path) -> Self:
-        """Read a model that :meth:`save` wrote (``implicit`` is not needed to load)."""
-        manifest = read_manifest(directory, cls.name)
-        model = cls(**manifest["params"])
-        arrays = load_weights(directory)
-        model.item_factors_ = arrays["item_factors"]
-        model.popularity_ = arrays["popularity"]
-        return model

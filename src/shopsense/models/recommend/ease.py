@@ -13,7 +13,6 @@ a few tens of thousands of items; it works in float32 to halve the memory.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import ClassVar, Self
 
 import numpy as np
@@ -23,12 +22,10 @@ import scipy.linalg
 from shopsense.core.errors import ConfigurationError
 from shopsense.features.interactions import Interactions
 from shopsense.models.recommend._common import (
+    ArrayArtifacts,
     cold_rows_to_popularity,
     history_matrix,
-    load_weights,
-    model_params,
     rank_in_batches,
-    save_weights,
     similar_by_rows,
 )
 from shopsense.models.recommend.base import (
@@ -36,8 +33,6 @@ from shopsense.models.recommend.base import (
     IntArray,
     Recommendations,
     check_fitted,
-    read_manifest,
-    write_manifest,
 )
 
 Float32Array = npt.NDArray[np.float32]
@@ -66,7 +61,7 @@ def ease_weights(gram: Float32Array, l2: float) -> Float32Array:
     return result
 
 
-class EASE:
+class EASE(ArrayArtifacts):
     """Embarrassingly Shallow Autoencoder (Steck 2019), closed form.
 
     Parameters
@@ -91,6 +86,7 @@ class EASE:
     """
 
     name: ClassVar[str] = "ease"
+    learned: ClassVar[tuple[str, ...]] = ("weights_", "popularity_")
     weights_: Float32Array | None = None
     popularity_: FloatArray | None = None
 
@@ -152,20 +148,3 @@ class EASE:
         check_fitted(self, "weights_")
         assert self.weights_ is not None and self.popularity_ is not None
         return similar_by_rows(self.weights_.__getitem__, item_codes, n, self.popularity_)
-
-    def save(self, directory: Path) -> None:
-        """Write ``weights.npz`` (``B`` in float32, popularity) and the manifest."""
-        check_fitted(self, "weights_")
-        assert self.weights_ is not None and self.popularity_ is not None
-        save_weights(directory, weights=self.weights_, popularity=self.popularity_)
-        write_manifest(directory, self.name, model_params(self))
-
-    @classmethod
-    def load(cls, directory: Path) -> Self:
-        """Read a model that :meth:`save` wrote."""
-        manifest = read_manifest(directory, cls.name)
-        model = cls(**manifest["params"])
-        arrays = load_weights(directory)
-        model.weights_ = arrays["weights"]
-        model.popularity_ = arrays["popularity"]
-        return model

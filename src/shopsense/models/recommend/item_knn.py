@@ -11,7 +11,6 @@ heavy users count less (idf) and each item's row is length-normalised.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import ClassVar, Literal, Self
 
 import numpy as np
@@ -20,15 +19,11 @@ import scipy.sparse as sp
 from shopsense.core.errors import ConfigurationError
 from shopsense.features.interactions import Interactions
 from shopsense.models.recommend._common import (
+    ArrayArtifacts,
     decayed_weights,
     history_matrix,
     keep_top_per_row,
-    load_sparse,
-    load_weights,
-    model_params,
     rank_in_batches,
-    save_sparse,
-    save_weights,
     similar_by_rows,
     user_item_matrix,
     with_popularity_fallback,
@@ -38,8 +33,6 @@ from shopsense.models.recommend.base import (
     IntArray,
     Recommendations,
     check_fitted,
-    read_manifest,
-    write_manifest,
 )
 
 Similarity = Literal["cosine", "bm25"]
@@ -66,7 +59,7 @@ def bm25_weight(item_users: sp.csr_matrix, k1: float, b: float) -> sp.csr_matrix
     return sp.csr_matrix((data, (coo.row, coo.col)), shape=item_users.shape)
 
 
-class ItemKNN:
+class ItemKNN(ArrayArtifacts):
     """Item-item nearest neighbours over the user x item matrix.
 
     ``fit`` builds the item x item similarity from the (time-decayed) user x item matrix
@@ -101,6 +94,7 @@ class ItemKNN:
     """
 
     name: ClassVar[str] = "item-knn"
+    learned: ClassVar[tuple[str, ...]] = ("similarity_", "popularity_")
     similarity_: sp.csr_matrix | None = None
     popularity_: FloatArray | None = None
 
@@ -168,24 +162,3 @@ class ItemKNN:
         check_fitted(self, "similarity_")
         assert self.similarity_ is not None and self.popularity_ is not None
         return similar_by_rows(self.similarity_.__getitem__, item_codes, n, self.popularity_)
-
-    def save(self, directory: Path) -> None:
-        """Write ``weights.npz`` (the sparse similarity and popularity) and the manifest."""
-        check_fitted(self, "similarity_")
-        assert self.similarity_ is not None and self.popularity_ is not None
-        save_weights(
-            directory,
-            popularity=self.popularity_,
-            **save_sparse("similarity", self.similarity_),
-        )
-        write_manifest(directory, self.name, model_params(self))
-
-    @classmethod
-    def load(cls, directory: Path) -> Self:
-        """Read a model that :meth:`save` wrote."""
-        manifest = read_manifest(directory, cls.name)
-        model = cls(**manifest["params"])
-        arrays = load_weights(directory)
-        model.similarity_ = load_sparse("similarity", arrays)
-        model.popularity_ = arrays["popularity"]
-        return model

@@ -9,31 +9,26 @@ weight collaborative filtering", CIKM 2005, use the same exponential form).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import ClassVar, Self
 
 import numpy as np
 
 from shopsense.features.interactions import Interactions
 from shopsense.models.recommend._common import (
+    ArrayArtifacts,
     check_histories,
     decayed_weights,
-    load_weights,
-    model_params,
     rank_in_batches,
-    save_weights,
 )
 from shopsense.models.recommend.base import (
     FloatArray,
     IntArray,
     Recommendations,
     check_fitted,
-    read_manifest,
-    write_manifest,
 )
 
 
-class MostPopular:
+class MostPopular(ArrayArtifacts):
     """Rank items by (time-decayed) summed interaction weight, the same list for everyone.
 
     Parameters
@@ -49,6 +44,7 @@ class MostPopular:
     """
 
     name: ClassVar[str] = "popular"
+    learned: ClassVar[tuple[str, ...]] = ("popularity_",)
     popularity_: FloatArray | None = None
 
     def __init__(self, *, half_life_days: float | None = None) -> None:
@@ -91,18 +87,3 @@ class MostPopular:
         assert self.popularity_ is not None
         codes = np.asarray(item_codes, dtype=np.int64)
         return self.recommend([np.array([code]) for code in codes.tolist()], n)
-
-    def save(self, directory: Path) -> None:
-        """Write ``weights.npz`` (``popularity``) and ``manifest.json``."""
-        check_fitted(self, "popularity_")
-        assert self.popularity_ is not None
-        save_weights(directory, popularity=self.popularity_)
-        write_manifest(directory, self.name, model_params(self))
-
-    @classmethod
-    def load(cls, directory: Path) -> Self:
-        """Read a model that :meth:`save` wrote."""
-        manifest = read_manifest(directory, cls.name)
-        model = cls(**manifest["params"])
-        model.popularity_ = load_weights(directory)["popularity"]
-        return model
