@@ -48,6 +48,7 @@ format: install
 bench: install
 	$(BIN)/python benchmarks/ingest.py $(DATASETS)/online-retail/online_retail.csv.gz
 	$(BIN)/python benchmarks/simulate.py
+	$(BIN)/python benchmarks/recommend.py --datasets $(DATASETS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache shopsense-data
