@@ -14,6 +14,17 @@ FAST_PARAMS: dict[str, dict[str, Any]] = {
     "item-knn": {"neighbours": 10, "history_half_life_items": 2.0},
     "ease": {"l2": 5.0},
     "als": {"factors": 8, "iterations": 8, "regularization": 0.05, "alpha": 10.0},
+    "sasrec": {
+        "hidden": 16,
+        "blocks": 1,
+        "max_length": 10,
+        "dropout": 0.2,
+        "learning_rate": 1e-2,
+        "batch_size": 16,
+        "epochs": 20,
+        "patience": 5,
+        "device": "cpu",
+    },
 }
 
 

@@ -89,8 +89,8 @@ def test_popularity_decay_favours_recent_sales() -> None:
 
 
 def test_unknown_recommender_lists_the_known_ones() -> None:
-    with pytest.raises(ConfigurationError, match="known: als, ease, item-knn, popular"):
-        make_recommender("sasrec")
+    with pytest.raises(ConfigurationError, match="known: als, ease, item-knn, popular, sasrec"):
+        make_recommender("bert4rec")
 
 
 def test_unknown_parameter_lists_the_valid_ones() -> None:

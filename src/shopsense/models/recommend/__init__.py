@@ -14,6 +14,7 @@ from shopsense.models.recommend.registry import (
     make_recommender,
     recommender_params,
 )
+from shopsense.models.recommend.sasrec import SASRec
 
 __all__ = [
     "EASE",
@@ -23,6 +24,7 @@ __all__ = [
     "MostPopular",
     "Recommendations",
     "Recommender",
+    "SASRec",
     "make_recommender",
     "recommender_params",
 ]

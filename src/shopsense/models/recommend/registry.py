@@ -11,12 +11,14 @@ from shopsense.models.recommend.base import Recommender
 from shopsense.models.recommend.ease import EASE
 from shopsense.models.recommend.item_knn import ItemKNN
 from shopsense.models.recommend.popular import MostPopular
+from shopsense.models.recommend.sasrec import SASRec
 
 RECOMMENDERS: dict[str, type[Recommender]] = {
     MostPopular.name: MostPopular,
     ItemKNN.name: ItemKNN,
     EASE.name: EASE,
     ImplicitALS.name: ImplicitALS,
+    SASRec.name: SASRec,
 }
 
 
