@@ -6,6 +6,7 @@ Private: the public surface is each model class and :mod:`.registry`.
 from __future__ import annotations
 
 import inspect
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -268,3 +269,32 @@ class ArrayArtifacts:
             key = attribute.rstrip("_")
             setattr(model, attribute, arrays[key] if key in arrays else load_sparse(key, arrays))
         return model
+
+
+class ScoringRecommender(ABC):
+    """``recommend`` for models that score every item for a batch of histories.
+
+    A subclass implements :meth:`score_histories`; ``learned[0]`` names the learned
+    attribute that tells whether the model is fitted.
+    """
+
+    learned: ClassVar[tuple[str, ...]]
+
+    @abstractmethod
+    def score_histories(self, histories: list[IntArray]) -> FloatArray:
+        """Scores ``(len(histories), n_items)`` of every item for each history (an empty
+        history gets the popularity fallback)."""
+
+    def recommend(
+        self,
+        histories: list[IntArray],
+        n: int,
+        *,
+        exclude_seen: bool = True,
+        candidates: IntArray | None = None,
+    ) -> Recommendations:
+        """Top-``n`` items by :meth:`score_histories`, ranked a batch at a time."""
+        check_fitted(self, self.learned[0])
+        return rank_in_batches(
+            self.score_histories, histories, n, exclude_seen=exclude_seen, candidates=candidates
+        )

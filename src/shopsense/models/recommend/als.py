@@ -27,10 +27,10 @@ from shopsense.core.errors import ConfigurationError
 from shopsense.features.interactions import Interactions
 from shopsense.models.recommend._common import (
     ArrayArtifacts,
+    ScoringRecommender,
     check_histories,
     cold_rows_to_popularity,
     history_matrix,
-    rank_in_batches,
     similar_by_rows,
     user_item_matrix,
 )
@@ -44,7 +44,7 @@ from shopsense.models.recommend.base import (
 Confidence = Literal["linear", "log"]
 
 
-class ImplicitALS(ArrayArtifacts):
+class ImplicitALS(ArrayArtifacts, ScoringRecommender):
     """Weighted matrix factorisation for implicit feedback (Hu, Koren & Volinsky 2008).
 
     Parameters
@@ -163,25 +163,10 @@ class ImplicitALS(ArrayArtifacts):
         solved = np.linalg.solve(systems, targets[..., np.newaxis])[..., 0]
         return np.asarray(solved, dtype=np.float64)
 
-    def _score(self, histories: list[IntArray]) -> FloatArray:
+    def score_histories(self, histories: list[IntArray]) -> FloatArray:
         assert self.item_factors_ is not None and self.popularity_ is not None
         scores = self.user_factors(histories) @ self.item_factors_.T.astype(np.float64)
         return cold_rows_to_popularity(scores, histories, self.popularity_)
-
-    def recommend(
-        self,
-        histories: list[IntArray],
-        n: int,
-        *,
-        exclude_seen: bool = True,
-        candidates: IntArray | None = None,
-    ) -> Recommendations:
-        """Top-``n`` items by ``x_u . y_i`` with ``x_u`` solved from the history; an empty
-        history gets the most popular items."""
-        check_fitted(self, "item_factors_")
-        return rank_in_batches(
-            self._score, histories, n, exclude_seen=exclude_seen, candidates=candidates
-        )
 
     def similar_items(self, item_codes: IntArray, n: int) -> Recommendations:
         """Nearest items by cosine of the item factors, never the item itself."""

@@ -23,9 +23,9 @@ from shopsense.core.errors import ConfigurationError
 from shopsense.features.interactions import Interactions
 from shopsense.models.recommend._common import (
     ArrayArtifacts,
+    ScoringRecommender,
     cold_rows_to_popularity,
     history_matrix,
-    rank_in_batches,
     similar_by_rows,
 )
 from shopsense.models.recommend.base import (
@@ -61,7 +61,7 @@ def ease_weights(gram: Float32Array, l2: float) -> Float32Array:
     return result
 
 
-class EASE(ArrayArtifacts):
+class EASE(ArrayArtifacts, ScoringRecommender):
     """Embarrassingly Shallow Autoencoder (Steck 2019), closed form.
 
     Parameters
@@ -123,25 +123,11 @@ class EASE(ArrayArtifacts):
         )
         return self
 
-    def _score(self, histories: list[IntArray]) -> FloatArray:
+    def score_histories(self, histories: list[IntArray]) -> FloatArray:
         assert self.weights_ is not None and self.popularity_ is not None
         weights = history_matrix(histories, len(self.weights_), self.history_half_life_items)
         scores = np.asarray(weights.astype(np.float32) @ self.weights_, dtype=np.float64)
         return cold_rows_to_popularity(scores, histories, self.popularity_)
-
-    def recommend(
-        self,
-        histories: list[IntArray],
-        n: int,
-        *,
-        exclude_seen: bool = True,
-        candidates: IntArray | None = None,
-    ) -> Recommendations:
-        """Top-``n`` items by ``x_u B``; an empty history gets the most popular items."""
-        check_fitted(self, "weights_")
-        return rank_in_batches(
-            self._score, histories, n, exclude_seen=exclude_seen, candidates=candidates
-        )
 
     def similar_items(self, item_codes: IntArray, n: int) -> Recommendations:
         """The items each item predicts most strongly (row ``i`` of ``B``), never itself."""

@@ -20,10 +20,10 @@ from shopsense.core.errors import ConfigurationError
 from shopsense.features.interactions import Interactions
 from shopsense.models.recommend._common import (
     ArrayArtifacts,
+    ScoringRecommender,
     decayed_weights,
     history_matrix,
     keep_top_per_row,
-    rank_in_batches,
     similar_by_rows,
     user_item_matrix,
     with_popularity_fallback,
@@ -59,7 +59,7 @@ def bm25_weight(item_users: sp.csr_matrix, k1: float, b: float) -> sp.csr_matrix
     return sp.csr_matrix((data, (coo.row, coo.col)), shape=item_users.shape)
 
 
-class ItemKNN(ArrayArtifacts):
+class ItemKNN(ArrayArtifacts, ScoringRecommender):
     """Item-item nearest neighbours over the user x item matrix.
 
     ``fit`` builds the item x item similarity from the (time-decayed) user x item matrix
@@ -136,26 +136,11 @@ class ItemKNN(ArrayArtifacts):
         ).astype(np.float64)
         return self
 
-    def _score(self, histories: list[IntArray]) -> FloatArray:
+    def score_histories(self, histories: list[IntArray]) -> FloatArray:
         assert self.similarity_ is not None and self.popularity_ is not None
         weights = history_matrix(histories, self.similarity_.shape[0], self.history_half_life_items)
         scores = np.asarray((weights @ self.similarity_).toarray(), dtype=np.float64)
         return with_popularity_fallback(scores, histories, self.popularity_)
-
-    def recommend(
-        self,
-        histories: list[IntArray],
-        n: int,
-        *,
-        exclude_seen: bool = True,
-        candidates: IntArray | None = None,
-    ) -> Recommendations:
-        """Top-``n`` items per history by summed similarity to the (recency-weighted)
-        history; see the class docstring for the fallback order."""
-        check_fitted(self, "similarity_")
-        return rank_in_batches(
-            self._score, histories, n, exclude_seen=exclude_seen, candidates=candidates
-        )
 
     def similar_items(self, item_codes: IntArray, n: int) -> Recommendations:
         """Each item's nearest neighbours (never itself), then popular items."""

@@ -16,9 +16,9 @@ import numpy as np
 from shopsense.features.interactions import Interactions
 from shopsense.models.recommend._common import (
     ArrayArtifacts,
+    ScoringRecommender,
     check_histories,
     decayed_weights,
-    rank_in_batches,
 )
 from shopsense.models.recommend.base import (
     FloatArray,
@@ -28,7 +28,7 @@ from shopsense.models.recommend.base import (
 )
 
 
-class MostPopular(ArrayArtifacts):
+class MostPopular(ArrayArtifacts, ScoringRecommender):
     """Rank items by (time-decayed) summed interaction weight, the same list for everyone.
 
     Parameters
@@ -58,27 +58,16 @@ class MostPopular(ArrayArtifacts):
         ).astype(np.float64)
         return self
 
-    def recommend(
-        self,
-        histories: list[IntArray],
-        n: int,
-        *,
-        exclude_seen: bool = True,
-        candidates: IntArray | None = None,
-    ) -> Recommendations:
-        """The most popular items for each history (the histories only matter through
-        ``exclude_seen``). Scores are the item popularities."""
+    def score_histories(self, histories: list[IntArray]) -> FloatArray:
+        """The item popularities for every history (histories only matter through
+        ``exclude_seen`` in :meth:`recommend`)."""
         check_fitted(self, "popularity_")
         assert self.popularity_ is not None
         check_histories(histories, len(self.popularity_))
-        popularity = self.popularity_
-
-        def score(batch: list[IntArray]) -> FloatArray:
-            return np.broadcast_to(popularity, (len(batch), len(popularity)))
-
-        return rank_in_batches(
-            score, histories, n, exclude_seen=exclude_seen, candidates=candidates
+        scores: FloatArray = np.broadcast_to(
+            self.popularity_, (len(histories), len(self.popularity_))
         )
+        return scores
 
     def similar_items(self, item_codes: IntArray, n: int) -> Recommendations:
         """Popularity knows nothing about similarity: every item gets the most popular

@@ -36,11 +36,11 @@ import numpy.typing as npt
 from shopsense.core.errors import ConfigurationError
 from shopsense.features.interactions import Interactions
 from shopsense.models.recommend._common import (
+    ScoringRecommender,
     check_histories,
     cold_rows_to_popularity,
     load_weights,
     model_params,
-    rank_in_batches,
     save_weights,
     similar_by_rows,
 )
@@ -63,7 +63,7 @@ VALIDATION_CUTOFF = 10
 SCORE_BATCH = 1024
 
 
-class SASRec:
+class SASRec(ScoringRecommender):
     """SASRec (Kang & McAuley 2018) with full or sampled softmax cross-entropy.
 
     Parameters
@@ -114,6 +114,7 @@ class SASRec:
     """
 
     name: ClassVar[str] = "sasrec"
+    learned: ClassVar[tuple[str, ...]] = ("network_",)
     network_: SASRecNetwork | None = None
     popularity_: FloatArray | None = None
     losses_: list[float]
@@ -396,26 +397,6 @@ class SASRec:
             logits = self.network_.item_scores(self.network_(tokens)[:, -1])
         scores = logits.double().cpu().numpy()
         return cold_rows_to_popularity(scores, histories, self.popularity_)
-
-    def recommend(
-        self,
-        histories: list[IntArray],
-        n: int,
-        *,
-        exclude_seen: bool = True,
-        candidates: IntArray | None = None,
-    ) -> Recommendations:
-        """Top-``n`` next items by the last position's logits; an empty history gets the
-        most popular items."""
-        check_fitted(self, "network_")
-        return rank_in_batches(
-            self.score_histories,
-            histories,
-            n,
-            exclude_seen=exclude_seen,
-            candidates=candidates,
-            batch_size=SCORE_BATCH,
-        )
 
     def item_embeddings(self) -> npt.NDArray[np.float32]:
         """float32 ``[n_items, hidden]``: the (input and output) item embeddings."""
