@@ -237,14 +237,22 @@ def stats(
 # -- import --------------------------------------------------------------------------------
 
 
-def _parse_mapping(pairs: list[str]) -> dict[str, str]:
-    mapping: dict[str, str] = {}
+def _option_pairs(
+    pairs: list[str], *, form: str, option: str, value_required: bool
+) -> dict[str, str]:
+    """``NAME=VALUE`` option values as a dict (names stripped; the last one wins)."""
+    parsed: dict[str, str] = {}
     for pair in pairs:
-        field_name, sep, column = pair.partition("=")
-        if not sep or not field_name.strip() or not column.strip():
-            raise typer.BadParameter(f"{pair!r} is not FIELD=COLUMN", param_hint="--map")
-        mapping[field_name.strip()] = column.strip()
-    return mapping
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip() or (value_required and not value.strip()):
+            raise typer.BadParameter(f"{pair!r} is not {form}", param_hint=option)
+        parsed[name.strip()] = value
+    return parsed
+
+
+def _parse_mapping(pairs: list[str]) -> dict[str, str]:
+    found = _option_pairs(pairs, form="FIELD=COLUMN", option="--map", value_required=True)
+    return {field_name: column.strip() for field_name, column in found.items()}
 
 
 def render_rejected_rows(rows: list[dict[str, Any]]) -> None:
@@ -496,14 +504,13 @@ def _parse_params(pairs: list[str]) -> dict[str, Any]:
     """``key=value`` pairs; values are read as JSON when they parse (``10``, ``0.5``,
     ``true``), else kept as text."""
     params: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        if not sep or not key.strip():
-            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--param")
+    for key, text in _option_pairs(
+        pairs, form="KEY=VALUE", option="--param", value_required=False
+    ).items():
         try:
-            params[key.strip()] = json.loads(text)
+            params[key] = json.loads(text)
         except ValueError:
-            params[key.strip()] = text
+            params[key] = text
     return params
 
 
