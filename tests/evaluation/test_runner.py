@@ -36,7 +36,10 @@ class CountPopular:
         *,
         exclude_seen: bool = True,
         candidates: IntArray | None = None,
+        times: list[IntArray] | None = None,
+        now: int | None = None,
     ) -> Recommendations:
+        del times, now
         scores = np.tile(self.counts_.astype(np.float64), (len(histories), 1))
         return top_n(scores, n, histories=histories if exclude_seen else None)
 

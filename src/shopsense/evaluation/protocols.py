@@ -22,9 +22,10 @@ importers (those keep guest lines and cancellations as events).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,6 +36,7 @@ import pyarrow as pa
 
 from shopsense.core.errors import ConfigurationError
 from shopsense.data.importers import SEQUENCE_BASE_TIME, SEQUENCE_STEP
+from shopsense.features.catalog import ItemCatalog
 from shopsense.features.interactions import Interactions
 from shopsense.store.base import EventStore
 
@@ -63,7 +65,10 @@ class Split:
     - ``exclude_seen``: whether history items are removed from the lists;
     - ``metrics``: the names reported (``"NDCG@10"``, see :mod:`.metrics`);
     - ``validation``: the same protocol one step earlier, for tuning (None inside a
-      validation split).
+      validation split);
+    - ``history_times[u]``: Unix seconds parallel to ``histories[u]`` (None where the
+      protocol has no real times) and ``now``: the moment the lists are asked for
+      (the cutoff), for time-aware models.
     """
 
     protocol: str
@@ -74,10 +79,16 @@ class Split:
     exclude_seen: bool
     metrics: tuple[str, ...]
     validation: Split | None = field(default=None, repr=False)
+    history_times: list[IntArray] | None = field(default=None, repr=False)
+    now: int | None = None
 
     def __post_init__(self) -> None:
         if not len(self.users) == len(self.histories) == len(self.truth):
             raise ValueError("users, histories and truth differ in length")
+        if self.history_times is not None and [len(t) for t in self.history_times] != [
+            len(h) for h in self.histories
+        ]:
+            raise ValueError("history_times do not match the histories")
         if any(len(t) == 0 for t in self.truth):
             raise ValueError("a user has an empty truth; protocols leave such users out")
 
@@ -165,7 +176,12 @@ def seq_loo(path: Path) -> Split:
     def codes(items: Sequence[str]) -> IntArray:
         return np.fromiter((code[i] for i in items), np.int64, len(items))
 
+    train = train.with_catalog(_beauty_catalog(path, item_vocabulary))
     evaluated = np.array([u for u, _ in kept], dtype=str)
+
+    def times(length: int) -> IntArray:
+        return base + step * np.arange(length, dtype=np.int64)
+
     validation = Split(
         protocol="seq-loo",
         train=train,
@@ -174,6 +190,7 @@ def seq_loo(path: Path) -> Split:
         truth=[codes(s[-2:-1]) for _, s in kept],
         exclude_seen=True,
         metrics=SEQ_LOO_METRICS,
+        history_times=[times(len(s) - 2) for _, s in kept],
     )
     return Split(
         protocol="seq-loo",
@@ -184,7 +201,25 @@ def seq_loo(path: Path) -> Split:
         exclude_seen=True,
         metrics=SEQ_LOO_METRICS,
         validation=validation,
+        history_times=[times(len(s) - 1) for _, s in kept],
     )
+
+
+def _beauty_catalog(path: Path, item_vocabulary: StrArray) -> ItemCatalog | None:
+    """Item texts from the attribute names (brand, categories) of
+    ``Beauty_item2attributes.json`` and ``datamaps.json`` beside the sequence file, when
+    both are there (the Amazon files carry no titles)."""
+    attributes_path = path.parent / f"{path.stem}_item2attributes.json"
+    maps_path = path.parent / "datamaps.json"
+    if not (attributes_path.exists() and maps_path.exists()):
+        return None
+    attributes = json.loads(attributes_path.read_text(encoding="utf-8"))
+    names = json.loads(maps_path.read_text(encoding="utf-8")).get("id2attribute", {})
+    text = {
+        item: ", ".join(str(names.get(str(a), "")) for a in ids if str(a) in names)
+        for item, ids in attributes.items()
+    }
+    return ItemCatalog.from_mappings(item_vocabulary, text=text)
 
 
 # -- retail-temporal -----------------------------------------------------------------------
@@ -194,15 +229,24 @@ RETAIL_METRICS = ("Recall@20", "NDCG@20", "HR@20", "coverage@20")
 
 def read_online_retail(path: Path) -> pd.DataFrame:
     """The cleaned purchase lines of UCI Online Retail: columns ``user_id``, ``item_id``,
-    ``ts`` (int64 Unix seconds, the naive InvoiceDate read as UTC), ordered by time.
+    ``ts`` (int64 Unix seconds, the naive InvoiceDate read as UTC), ``quantity``,
+    ``price`` (UnitPrice) and ``description``, ordered by time.
 
     Cleaning (BENCHMARKS.md): drop lines with no CustomerID, invoices starting with
     ``C``, Quantity <= 0, UnitPrice <= 0; item = StockCode trimmed, upper-case.
     """
     frame = pd.read_csv(
         path,
-        usecols=["InvoiceNo", "StockCode", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID"],
-        dtype={"InvoiceNo": str, "StockCode": str, "CustomerID": str},
+        usecols=[
+            "InvoiceNo",
+            "StockCode",
+            "Description",
+            "Quantity",
+            "InvoiceDate",
+            "UnitPrice",
+            "CustomerID",
+        ],
+        dtype={"InvoiceNo": str, "StockCode": str, "CustomerID": str, "Description": str},
         encoding="latin-1",
     )
     customer = frame["CustomerID"].astype("string").str.strip()
@@ -224,6 +268,9 @@ def read_online_retail(path: Path) -> pd.DataFrame:
             "user_id": customer[keep.to_numpy(dtype=bool)].str.removesuffix(".0").to_numpy(),
             "item_id": kept["StockCode"].astype("string").str.strip().str.upper().to_numpy(),
             "ts": (times.astype("datetime64[s]").astype(np.int64)).to_numpy(),
+            "quantity": kept["Quantity"].to_numpy(dtype=np.float64),
+            "price": kept["UnitPrice"].to_numpy(dtype=np.float64),
+            "description": kept["Description"].fillna("").astype(str).str.strip().to_numpy(),
         }
     )
     return cleaned.sort_values("ts", kind="stable").reset_index(drop=True)
@@ -259,12 +306,15 @@ def temporal_split(
         before["ts"].to_numpy(),
         item_vocabulary=item_vocabulary,
     )
+    train = train.with_catalog(catalog_from_lines(frame, item_vocabulary))
     sequences = train.sequences()
+    time_sequences = train.time_sequences()
     user_code = {user: c for c, user in enumerate(train.user_ids.tolist())}
     item_code = {item: c for c, item in enumerate(item_vocabulary.tolist())}
     bought_after = after.groupby("user_id", sort=True)["item_id"].unique()
     users: list[str] = []
     histories: list[IntArray] = []
+    history_times: list[IntArray] = []
     truth: list[IntArray] = []
     for user, items in bought_after.items():
         code = user_code.get(str(user))
@@ -278,6 +328,7 @@ def temporal_split(
                 continue
         users.append(str(user))
         histories.append(history)
+        history_times.append(time_sequences[code])
         truth.append(relevant)
     return Split(
         protocol=protocol,
@@ -287,7 +338,31 @@ def temporal_split(
         truth=truth,
         exclude_seen=new_only,
         metrics=metrics,
+        history_times=history_times,
+        now=cutoff,
     )
+
+
+def catalog_from_lines(frame: pd.DataFrame, item_vocabulary: StrArray) -> ItemCatalog | None:
+    """Item attributes from purchase lines with ``description`` and/or ``price``
+    columns: each item's most frequent description and median price (the catalog a shop
+    has at serving time, new items included). None when the lines carry neither."""
+    if "description" not in frame.columns and "price" not in frame.columns:
+        return None
+    text: dict[str, str] | None = None
+    price: dict[str, float] | None = None
+    if "description" in frame.columns:
+        described = frame[frame["description"] != ""]
+        counts = described.groupby(["item_id", "description"], sort=True).size()
+        best = counts.sort_values(ascending=False, kind="stable").reset_index()
+        first = best.drop_duplicates("item_id")
+        text = dict(
+            zip(first["item_id"].astype(str), first["description"].astype(str), strict=True)
+        )
+    if "price" in frame.columns:
+        medians = frame.groupby("item_id", sort=True)["price"].median()
+        price = {str(k): float(v) for k, v in medians.items()}
+    return ItemCatalog.from_mappings(item_vocabulary, text=text, price=price)
 
 
 def _retail(path: Path, *, new_only: bool) -> Split:
@@ -454,7 +529,9 @@ def load_split(name: str, dataset: Path | str) -> Split:
 
         url = str(dataset) if "://" in str(dataset) else f"duckdb:///{Path(dataset).resolve()}"
         with open_store(url, read_only=True) as store:
-            return temporal(store)
+            split = temporal(store)
+            items = store.read_items()
+        return _with_catalog(split, items)
     if name not in PROTOCOLS:
         known = ", ".join([*sorted(PROTOCOLS), "temporal"])
         raise ConfigurationError(f"unknown protocol {name!r}; known: {known}")
@@ -465,16 +542,16 @@ def load_split(name: str, dataset: Path | str) -> Split:
 
 
 def _with_validation(test: Split, validation: Split) -> Split:
-    return Split(
-        protocol=test.protocol,
-        train=test.train,
-        users=test.users,
-        histories=test.histories,
-        truth=test.truth,
-        exclude_seen=test.exclude_seen,
-        metrics=test.metrics,
-        validation=validation,
-    )
+    return replace(test, validation=validation)
+
+
+def _with_catalog(split: Split, items: pa.Table) -> Split:
+    """``split`` (and its validation split) with the store's item attributes attached."""
+    if items.num_rows == 0:
+        return split
+    catalog = ItemCatalog.from_items_table(items, split.train.item_ids)
+    validation = None if split.validation is None else _with_catalog(split.validation, items)
+    return replace(split, train=split.train.with_catalog(catalog), validation=validation)
 
 
 def _numeric_sorted(ids: set[str]) -> StrArray:

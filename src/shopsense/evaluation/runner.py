@@ -80,7 +80,14 @@ def recommend_for_split(
     lists = np.full((split.n_users, n), -1, dtype=np.int64)
     for start in range(0, split.n_users, batch_size):
         stop = min(start + batch_size, split.n_users)
-        batch = model.recommend(split.histories[start:stop], n, exclude_seen=split.exclude_seen)
+        times = None if split.history_times is None else split.history_times[start:stop]
+        batch = model.recommend(
+            split.histories[start:stop],
+            n,
+            exclude_seen=split.exclude_seen,
+            times=times,
+            now=split.now,
+        )
         lists[start:stop] = batch.items
         if progress is not None:
             progress(stop, split.n_users)

@@ -9,13 +9,15 @@ sparse user x item matrix, or each user's time-ordered item sequence.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import scipy.sparse as sp
+
+from shopsense.features.catalog import ItemCatalog
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -42,7 +44,9 @@ class Interactions:
     - ``user_codes``, ``item_codes``: int64 ``[n]``, codes into ``user_ids`` / ``item_ids``;
     - ``timestamps``: int64 ``[n]``, seconds since the Unix epoch (UTC);
     - ``weights``: float64 ``[n]``, e.g. 1 per interaction or the quantity bought;
-    - ``user_ids``, ``item_ids``: the shop's ids, indexed by code (the vocabularies).
+    - ``user_ids``, ``item_ids``: the shop's ids, indexed by code (the vocabularies);
+    - ``catalog``: item attributes aligned with ``item_ids`` (text, category, brand,
+      price), or None when nothing is known about the items.
     """
 
     user_codes: IntArray
@@ -51,6 +55,13 @@ class Interactions:
     weights: FloatArray
     user_ids: StrArray
     item_ids: StrArray
+    catalog: ItemCatalog | None = None
+
+    def __post_init__(self) -> None:
+        if self.catalog is not None and len(self.catalog) != len(self.item_ids):
+            raise ValueError(
+                f"the catalog has {len(self.catalog)} items, the vocabulary {len(self.item_ids)}"
+            )
 
     @classmethod
     def from_arrays(
@@ -137,6 +148,12 @@ class Interactions:
         counts = np.bincount(self.user_codes, minlength=self.n_users)
         return np.split(self.item_codes[order], np.cumsum(counts)[:-1])
 
+    def time_sequences(self) -> list[IntArray]:
+        """Each user's timestamps in time order, parallel to :meth:`sequences`."""
+        order = np.argsort(self.user_codes, kind="stable")
+        counts = np.bincount(self.user_codes, minlength=self.n_users)
+        return np.split(self.timestamps[order], np.cumsum(counts)[:-1])
+
     def subset(self, mask: npt.NDArray[np.bool_]) -> Interactions:
         """The interactions where ``mask`` is true, with the same vocabularies."""
         return Interactions(
@@ -146,4 +163,9 @@ class Interactions:
             weights=self.weights[mask],
             user_ids=self.user_ids,
             item_ids=self.item_ids,
+            catalog=self.catalog,
         )
+
+    def with_catalog(self, catalog: ItemCatalog | None) -> Interactions:
+        """The same interactions with ``catalog`` attached."""
+        return replace(self, catalog=catalog)

@@ -184,7 +184,7 @@ def load_sparse(prefix: str, arrays: dict[str, npt.NDArray[Any]]) -> sp.csr_matr
 
 
 def rank_in_batches(
-    score: Callable[[list[IntArray]], FloatArray],
+    score: Callable[[int, int], FloatArray],
     histories: list[IntArray],
     n: int,
     *,
@@ -192,18 +192,20 @@ def rank_in_batches(
     candidates: IntArray | None,
     batch_size: int = 1024,
 ) -> Recommendations:
-    """Score and rank ``histories`` ``batch_size`` at a time, so that the dense
-    ``(batch, n_items)`` score matrix stays small (1024 x 100k items x 8 B = 800 MB)."""
+    """Rank ``histories`` ``batch_size`` at a time; ``score(start, stop)`` gives the
+    dense ``(stop - start, n_items)`` scores of ``histories[start:stop]``, so that the
+    matrix stays small (1024 x 100k items x 8 B = 800 MB)."""
     if not histories:
         return Recommendations(
             items=np.zeros((0, n), dtype=np.int64), scores=np.zeros((0, n), dtype=np.float64)
         )
     parts: list[Recommendations] = []
     for start in range(0, len(histories), batch_size):
-        batch = histories[start : start + batch_size]
+        stop = min(start + batch_size, len(histories))
+        batch = histories[start:stop]
         parts.append(
             top_n(
-                score(batch),
+                score(start, stop),
                 n,
                 histories=batch if exclude_seen else None,
                 candidates=candidates,
@@ -213,6 +215,20 @@ def rank_in_batches(
         items=np.concatenate([part.items for part in parts]),
         scores=np.concatenate([part.scores for part in parts]),
     )
+
+
+def check_times(histories: list[IntArray], times: list[IntArray] | None) -> None:
+    """Raise :class:`ValidationFailedError` unless ``times`` (when given) has one array
+    per history, each as long as its history."""
+    if times is None:
+        return
+    if len(times) != len(histories):
+        raise ValidationFailedError(f"times has {len(times)} rows for {len(histories)} histories")
+    for row, (history, stamps) in enumerate(zip(histories, times, strict=True)):
+        if len(stamps) != len(history):
+            raise ValidationFailedError(
+                f"times[{row}] has {len(stamps)} entries for a history of {len(history)}"
+            )
 
 
 def keep_top_per_row(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
@@ -285,6 +301,14 @@ class ScoringRecommender(ABC):
         """Scores ``(len(histories), n_items)`` of every item for each history (an empty
         history gets the popularity fallback)."""
 
+    def score_in_context(
+        self, histories: list[IntArray], times: list[IntArray] | None, now: int | None
+    ) -> FloatArray:
+        """Scores given the histories' timestamps and the request time; models that
+        ignore time (the default) use :meth:`score_histories`."""
+        del times, now
+        return self.score_histories(histories)
+
     def recommend(
         self,
         histories: list[IntArray],
@@ -292,9 +316,17 @@ class ScoringRecommender(ABC):
         *,
         exclude_seen: bool = True,
         candidates: IntArray | None = None,
+        times: list[IntArray] | None = None,
+        now: int | None = None,
     ) -> Recommendations:
-        """Top-``n`` items by :meth:`score_histories`, ranked a batch at a time."""
+        """Top-``n`` items by :meth:`score_in_context`, ranked a batch at a time."""
         check_fitted(self, self.learned[0])
+        check_times(histories, times)
+
+        def score(start: int, stop: int) -> FloatArray:
+            window = None if times is None else times[start:stop]
+            return self.score_in_context(histories[start:stop], window, now)
+
         return rank_in_batches(
-            self.score_histories, histories, n, exclude_seen=exclude_seen, candidates=candidates
+            score, histories, n, exclude_seen=exclude_seen, candidates=candidates
         )

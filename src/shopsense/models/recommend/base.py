@@ -61,10 +61,15 @@ class Recommender(Protocol):
         *,
         exclude_seen: bool = True,
         candidates: IntArray | None = None,
+        times: list[IntArray] | None = None,
+        now: int | None = None,
     ) -> Recommendations:
         """Top-``n`` items for each history (time-ordered item codes, any length, may be
         empty). ``exclude_seen`` drops items in the history; ``candidates`` restricts
-        the lists to those item codes."""
+        the lists to those item codes. ``times[u]`` (Unix seconds, parallel to
+        ``histories[u]``) and ``now`` (the moment of the request, Unix seconds) are for
+        time-aware models (re-buy cycles); the others ignore them. Without ``times`` a
+        time-aware model treats the history as one step per item ending at ``now``."""
         ...
 
     def similar_items(self, item_codes: IntArray, n: int) -> Recommendations:
