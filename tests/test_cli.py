@@ -155,11 +155,17 @@ def test_report_path_in_a_missing_folder_fails_before_importing(tmp_path: Path) 
     assert not (tmp_path / "shopsense.duckdb").exists()  # failed before opening the store
 
 
-def test_demo_builds_the_shop_and_prints_a_leaderboard(tmp_path: Path) -> None:
+def test_demo_builds_the_shop_trains_and_registers_its_models(tmp_path: Path) -> None:
     output = run(tmp_path, "demo")
     assert "demo shop ready" in output
     assert "leaderboard: temporal split" in output
     for model in ("popular", "item-knn", "ease", "als"):
         assert model in output
+    assert "registered popular v1, item-knn v1, ease v1, als v1" in output
+    assert "best:" in output
     stats = json.loads(run(tmp_path, "stats", "--json"))
     assert stats["users"] == 3_000
+    listing = run(tmp_path, "models")
+    for model in ("popular", "item-knn", "ease", "als", "best"):
+        assert model in listing
+    assert (tmp_path / "models" / "als" / "v1" / "manifest.json").exists()

@@ -48,9 +48,16 @@ from shopsense.data.schemas import ValidationOptions
 from shopsense.data.simulator import SimulationConfig, simulate_shop, write_to_store
 from shopsense.evaluation import EvaluationResult, load_split
 from shopsense.evaluation import evaluate as run_evaluation
-from shopsense.evaluation.protocols import temporal
+from shopsense.evaluation.tuning import (
+    DEFAULT_SEED,
+    DEFAULT_TRIALS,
+    primary_metric,
+    read_tuned_params,
+    tune,
+)
 from shopsense.models.recommend.registry import make_recommender
 from shopsense.store import Store, open_store
+from shopsense.training import BEST_MODEL, TrainingRun, train_models
 
 logger = logging.getLogger(__name__)
 
@@ -456,31 +463,27 @@ def demo(
         )
     with _open(ctx) as store:
         render_stats(collect_stats(store))
-        with console.status("splitting the demo shop's purchases in time"):
-            split = temporal(store, types=["purchase"])
-    results = []
-    with progress_bar("training and evaluating", unit="models") as progress:
-        for done, name in enumerate(DEMO_MODELS):
-            progress(done, len(DEMO_MODELS))
-            results.append(run_evaluation(make_recommender(name), split))
-        progress(len(DEMO_MODELS), len(DEMO_MODELS))
-    render_leaderboard(results)
+        with progress_bar("training, evaluating, registering", unit="models") as progress:
+            run = train_models(store, _settings(ctx), progress=progress)
+    render_training(run, brief=True)
     console.print(f"[green]demo shop ready[/green] in {_settings(ctx).resolved_store_url}")
+    if run.failed:
+        raise typer.Exit(code=1)
 
 
-DEMO_MODELS: tuple[str, ...] = ("popular", "item-knn", "ease", "als")
-"""The recommenders ``shopsense demo`` trains and compares, with default parameters."""
-
-
-def render_leaderboard(results: list[EvaluationResult]) -> None:
-    """One row per model, best first by the split's first metric."""
+def render_leaderboard(results: list[EvaluationResult], *, metric: str | None = None) -> None:
+    """One row per model, best first by ``metric`` (default: the first NDCG metric, as
+    :func:`~shopsense.evaluation.tuning.primary_metric` picks)."""
     if not results:
         return
     metric_names = list(results[0].metrics)
-    ranked = sorted(results, key=lambda result: -result.metrics[metric_names[0]])
+    if metric is None:
+        metric = primary_metric(metric_names)
+    ranked = sorted(results, key=lambda result: -result.metrics[metric])
     first = ranked[0]
     table = Table(
-        title=f"leaderboard: {first.protocol} split, {first.split['users_evaluated']:,} users"
+        title=f"leaderboard: {first.protocol} split, {first.split['users_evaluated']:,} users "
+        f"(best first by {metric})"
     )
     table.add_column("model")
     for name in metric_names:
@@ -493,6 +496,104 @@ def render_leaderboard(results: list[EvaluationResult]) -> None:
             *(f"{result.metrics[name]:.4f}" for name in metric_names),
             f"{result.fit_seconds:.2f}",
             f"{result.recommend_seconds:.2f}",
+        )
+    console.print(table)
+
+
+# -- train and models ----------------------------------------------------------------------
+
+
+def render_training(run: TrainingRun, *, brief: bool = False) -> None:
+    """The leaderboard of a training run, the registered versions and the failures;
+    ``brief``: the versions on one line (the demo)."""
+    evaluations = [model.evaluation for model in run.models if model.evaluation is not None]
+    render_leaderboard(evaluations)
+    registered = [model for model in run.models if model.version is not None]
+    if brief:
+        if registered:
+            versions = ", ".join(f"{m.name} v{m.version.version}" for m in registered if m.version)
+            console.print(f"registered {versions}")
+    elif registered:
+        table = Table(title="registered and serving")
+        table.add_column("model")
+        table.add_column("version", justify="right")
+        table.add_column("params", overflow="fold")
+        table.add_column("refit s", justify="right")
+        table.add_column("artifact", overflow="fold")
+        for model in registered:
+            assert model.version is not None
+            table.add_row(
+                model.name,
+                str(model.version.version),
+                json.dumps(model.params) if model.params else "defaults",
+                f"{model.fit_seconds:.2f}",
+                model.version.artifact_uri,
+            )
+        console.print(table)
+    if run.best is not None:
+        params = run.best.params
+        console.print(
+            f"best: [bold]{params['model']}[/bold] v{params['version']} by "
+            f"{run.best.metrics['primary_metric']} (registered as {BEST_MODEL!r})"
+        )
+    for model in run.failed:
+        error_console.print(f"[bold red]failed[/bold red] {model.name}: {model.error}")
+
+
+@app.command()
+def train(
+    ctx: typer.Context,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model", help="A recommender to train, repeatable (default: the settings' list)."
+        ),
+    ] = None,
+) -> None:
+    """Evaluate each recommender on the store's temporal split, refit it on all the data,
+    save, register and promote it; exit 1 when any failed (the others still register)."""
+    settings = _settings(ctx)
+    names = model or list(settings.recommenders)
+    for name in names:
+        make_recommender(name)  # an unknown name fails before any work
+    with _open(ctx) as store, progress_bar("training", unit="models") as progress:
+        run = train_models(store, settings, names=names, progress=progress)
+    render_training(run)
+    if run.failed:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def models(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Option(help="Only the versions of this model.")] = None,
+) -> None:
+    """List the registered model versions: serving flag, creation time, key metrics."""
+    with _open(ctx) as store:
+        versions = store.list_models(name)
+    if not versions:
+        console.print("no registered models; run shopsense train")
+        return
+    table = Table(title="registered models")
+    table.add_column("model")
+    table.add_column("version", justify="right")
+    table.add_column("serving")
+    table.add_column("created (UTC)")
+    table.add_column("metrics", overflow="fold")
+    for version in versions:
+        metric = version.metrics.get("primary_metric")
+        if version.name == BEST_MODEL:
+            summary = f"-> {version.params.get('model')} v{version.params.get('version')}"
+        else:
+            summary = ""
+        if isinstance(metric, str) and isinstance(version.metrics.get(metric), int | float):
+            summary = f"{metric} {version.metrics[metric]:.4f} {summary}".strip()
+        table.add_row(
+            version.name,
+            str(version.version),
+            "yes" if version.serving else "",
+            version.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            summary,
         )
     console.print(table)
 
@@ -555,9 +656,17 @@ def evaluate(
         typer.Option(help="Also write each user's list as JSON lines (see docs)."),
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Users per recommend call.")] = 1024,
+    params_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="A 'shopsense tune' result: its best_params, under explicit --param values."
+        ),
+    ] = None,
 ) -> None:
     """Fit a model on a benchmark protocol's training split and score it (BENCHMARKS.md)."""
-    params = _parse_params(param or [])
+    explicit = _parse_params(param or [])
+    tuned = read_tuned_params(params_file, model=model) if params_file is not None else {}
+    params = {**tuned, **explicit}
     for target in (json_out, dump_recs):
         if target is not None and not target.parent.is_dir():
             raise ConfigurationError(f"cannot write {target}: {target.parent} is not a directory")
@@ -574,9 +683,95 @@ def evaluate(
             progress=progress,
         ).to_dict()
     result["dataset"] = str(dataset)
+    if params_file is not None:
+        result["params_file"] = str(params_file)
+        result["tuned_params"] = tuned
     result["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}"
     render_evaluation(result)
     json_out.write_text(json.dumps(result, indent=2))
+
+
+# -- tune ----------------------------------------------------------------------------------
+
+
+def render_tuning(result: dict[str, Any], *, top: int = 5) -> None:
+    ranked = sorted(result["trials"], key=lambda trial: -trial["value"])[:top]
+    table = Table(
+        title=f"{result['model']} on the {result['protocol']} validation split: "
+        f"best {len(ranked)} of {len(result['trials'])} trials by {result['metric']}"
+    )
+    table.add_column("trial", justify="right")
+    table.add_column(result["metric"], justify="right")
+    table.add_column("seconds", justify="right")
+    table.add_column("params", overflow="fold")
+    fixed = set(result["fixed_params"])
+    for trial in ranked:
+        searched = {k: v for k, v in trial["params"].items() if k not in fixed}
+        table.add_row(
+            str(trial["number"]),
+            f"{trial['value']:.4f}",
+            f"{trial['seconds']:.1f}",
+            ", ".join(f"{k}={_short(v)}" for k, v in searched.items()),
+        )
+    console.print(table)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+@app.command("tune")
+def tune_command(
+    protocol: Annotated[
+        str, typer.Option(help="seq-loo, retail-temporal, retail-temporal-new, ml100k, temporal.")
+    ],
+    dataset: Annotated[
+        str,
+        typer.Option(help="The dataset file as published (temporal: a store URL or file)."),
+    ],
+    model: Annotated[str, typer.Option(help="A registered recommender (e.g. ease).")],
+    out: Annotated[Path, typer.Option(help="Write the tuning result as JSON here.")],
+    trials: Annotated[int, typer.Option(min=1, help="Most trials.")] = DEFAULT_TRIALS,
+    timeout: Annotated[
+        float | None, typer.Option(min=1, help="Stop starting trials after this many seconds.")
+    ] = None,
+    metric: Annotated[
+        str | None,
+        typer.Option(help="What to maximise, e.g. NDCG@10 (default: the protocol's first NDCG)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the sampler.")] = DEFAULT_SEED,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", help="A fixed (not searched) hyper-parameter KEY=VALUE."),
+    ] = None,
+) -> None:
+    """Search a recommender's hyper-parameters on the protocol's VALIDATION split only
+    (optuna TPE); write best_params for `evaluate --params-file` or `train`."""
+    fixed = _parse_params(param or [])
+    if not out.parent.is_dir():
+        raise ConfigurationError(f"cannot write {out}: {out.parent} is not a directory")
+    make_recommender(model, **fixed)  # an unknown model or parameter fails before loading
+    with console.status(f"loading {protocol} from {dataset}"):
+        split = load_split(protocol, dataset)
+    with progress_bar(f"tuning {model} on {protocol} validation", unit="trials") as progress:
+        result = tune(
+            model,
+            split,
+            metric=metric,
+            trials=trials,
+            timeout=timeout,
+            seed=seed,
+            fixed=fixed,
+            progress=progress,
+        ).to_dict()
+    result["dataset"] = str(dataset)
+    result["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}"
+    render_tuning(result)
+    console.print(
+        f"best {result['metric']} {result['best_value']:.4f} with "
+        f"{json.dumps(result['best_params'])}; written to {out}"
+    )
+    out.write_text(json.dumps(result, indent=2))
 
 
 def main() -> None:

@@ -49,6 +49,10 @@ DEFAULT_ITEM_EVENT_TYPES: tuple[str, ...] = (
 """Event types that are about one item, so ``item_id`` is required for them."""
 
 
+DEFAULT_RECOMMENDERS: tuple[str, ...] = ("popular", "item-knn", "ease", "als")
+"""The recommenders trained by default: fast on a CPU, and strong baselines together."""
+
+
 def _config_file() -> Path:
     return Path(os.environ.get("SHOPSENSE_CONFIG", "shopsense.toml"))
 
@@ -93,8 +97,30 @@ class Settings(BaseSettings):
         default=50_000, ge=1, description="Rows per committed transaction during import."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    recommenders: tuple[str, ...] = Field(
+        default=DEFAULT_RECOMMENDERS,
+        description="The recommenders 'shopsense train' trains, evaluates and registers.",
+    )
+    recommender_params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description=(
+            "Hyper-parameters per recommender, e.g. {'ease': {'l2': 200}}; they win over "
+            "a tuning result found in tuned_params_dir."
+        ),
+    )
+    tuned_params_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Directory of 'shopsense tune' results named <recommender>.json; their "
+            "best_params are used when training that recommender."
+        ),
+    )
+    training_event_types: tuple[str, ...] = Field(
+        default=("purchase",),
+        description="Event types that models are trained on; empty: every item event.",
+    )
 
-    @field_validator("event_types", "item_event_types")
+    @field_validator("event_types", "item_event_types", "training_event_types")
     @classmethod
     def _non_empty_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for name in value:

@@ -9,6 +9,7 @@ lists, one JSON line per user, ``{"user": "<id>", "items": ["<id>", ...]}`` best
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import time
@@ -22,7 +23,7 @@ import numpy.typing as npt
 
 from shopsense.evaluation.metrics import score
 from shopsense.evaluation.protocols import Split
-from shopsense.models.recommend.base import Recommender
+from shopsense.models.recommend.base import Holdout, Recommender
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,20 @@ def _instance(model: Recommender | Callable[[], Recommender]) -> Recommender:
     if isinstance(model, type) or not isinstance(model, Recommender):
         return model()
     return model
+
+
+def fit_with_holdout(recommender: Recommender, split: Split) -> None:
+    """Fit on ``split.train``; a model that stops early (its ``fit`` takes
+    ``validation``) gets the protocol's validation targets as its :class:`Holdout` when
+    they are held out of the same training data (seq-loo: the second-to-last items),
+    as the published protocol trains. Otherwise it holds out data itself."""
+    validation = split.validation
+    accepts = "validation" in inspect.signature(recommender.fit).parameters
+    if accepts and validation is not None and validation.train is split.train:
+        holdout = Holdout(histories=validation.histories, truth=validation.truth)
+        recommender.fit(split.train, validation=holdout)  # type: ignore[call-arg]
+    else:
+        recommender.fit(split.train)
 
 
 def recommend_for_split(
@@ -134,7 +149,7 @@ def evaluate(
     length = max(split.max_k, MIN_LIST_LENGTH, n or 0)
     recommender = _instance(model)
     started = time.perf_counter()
-    recommender.fit(split.train)
+    fit_with_holdout(recommender, split)
     fit_seconds = time.perf_counter() - started
     started = time.perf_counter()
     lists = recommend_for_split(

@@ -9,6 +9,9 @@ import pytest
 from shopsense.models.recommend import RECOMMENDERS, make_recommender
 from tests.models.recommend.contract import ModelFactory, RecommenderContract
 
+# Repeat-purchase models only re-rank the shopper's own items; with exclude_seen they
+# are popularity, as "popular" (exempt in contract.py for the same reason).
+
 FAST_PARAMS: dict[str, dict[str, Any]] = {
     "popular": {"half_life_days": 30.0},
     "item-knn": {"neighbours": 10, "history_half_life_items": 2.0},
@@ -24,6 +27,20 @@ FAST_PARAMS: dict[str, dict[str, Any]] = {
         "epochs": 20,
         "patience": 5,
         "device": "cpu",
+    },
+    "top-frequency": {},
+    "buy-again": {"half_life_days": 30.0, "min_repeats": 1},
+    "bought-together": {"min_support": 1, "neighbours": 10, "basket_gap_seconds": 86_400},
+    "content": {"history_half_life_items": 3.0, "popularity_weight": 0.1, "device": "cpu"},
+    "ltr": {
+        "sources": ["item-knn", "popular"],
+        "source_params": {"item-knn": {"neighbours": 10}},
+        "candidates_per_source": 10,
+        "holdout_days": 2.0,
+        "n_estimators": 50,
+        "learning_rate": 0.3,
+        "min_child_samples": 1,
+        "num_threads": 1,
     },
 }
 

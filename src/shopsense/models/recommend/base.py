@@ -44,6 +44,23 @@ class Recommendations:
     scores: FloatArray
 
 
+@dataclass(frozen=True, slots=True)
+class Holdout:
+    """Held-out targets for early stopping: ``truth[u]`` (item codes) follows
+    ``histories[u]``, and no truth item is in the training interactions.
+
+    Models that stop early accept ``fit(interactions, validation=Holdout(...))``; without
+    it they hold out part of the training data themselves.
+    """
+
+    histories: list[IntArray]
+    truth: list[IntArray]
+
+    def __post_init__(self) -> None:
+        if len(self.histories) != len(self.truth):
+            raise ValueError("histories and truth differ in length")
+
+
 @runtime_checkable
 class Recommender(Protocol):
     """A recommendation model."""

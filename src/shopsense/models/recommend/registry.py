@@ -8,9 +8,13 @@ from typing import Any
 from shopsense.core.errors import ConfigurationError
 from shopsense.models.recommend.als import ImplicitALS
 from shopsense.models.recommend.base import Recommender
+from shopsense.models.recommend.bought_together import BoughtTogether
+from shopsense.models.recommend.buy_again import BuyAgain, PersonalTopFrequency
+from shopsense.models.recommend.content import ContentRecommender
 from shopsense.models.recommend.ease import EASE
 from shopsense.models.recommend.item_knn import ItemKNN
 from shopsense.models.recommend.popular import MostPopular
+from shopsense.models.recommend.reranker import LTRReranker
 from shopsense.models.recommend.sasrec import SASRec
 
 RECOMMENDERS: dict[str, type[Recommender]] = {
@@ -19,6 +23,11 @@ RECOMMENDERS: dict[str, type[Recommender]] = {
     EASE.name: EASE,
     ImplicitALS.name: ImplicitALS,
     SASRec.name: SASRec,
+    PersonalTopFrequency.name: PersonalTopFrequency,
+    BuyAgain.name: BuyAgain,
+    BoughtTogether.name: BoughtTogether,
+    ContentRecommender.name: ContentRecommender,
+    LTRReranker.name: LTRReranker,
 }
 
 

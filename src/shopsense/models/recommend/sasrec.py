@@ -10,7 +10,10 @@ the cross-entropy of a softmax over *all* items at every position (Klenitskiy &
 Vasilev, "Turning Dross Into Gold Loss: is BERT4Rec really better than SASRec?", RecSys
 2023), or, with ``n_negatives``, a sampled softmax over the positive and
 ``n_negatives`` uniformly drawn items (Petrov & Macdonald, gSASRec, RecSys 2023; the
-eSASRec benchmark of Tikhonovich et al. 2025 uses 256).
+eSASRec benchmark of Tikhonovich et al. 2025 uses 256 per position). Here the
+negatives of a batch are shared by all its positions (as the batch negatives of Yi et
+al., "Sampling-Bias-Corrected Neural Modeling", RecSys 2019), which makes 1,000+
+negatives as cheap as a few hundred per position.
 
 Blocks are pre-LayerNorm transformer encoder layers (``norm_first``) under a causal mask,
 followed by a final LayerNorm. Sequences are left-padded and right-aligned, positions
@@ -34,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shopsense.core.errors import ConfigurationError
+from shopsense.evaluation.metrics import ndcg, relevance, truth_sizes
 from shopsense.features.interactions import Interactions
 from shopsense.models.recommend._common import (
     ScoringRecommender,
@@ -46,6 +50,7 @@ from shopsense.models.recommend._common import (
 )
 from shopsense.models.recommend.base import (
     FloatArray,
+    Holdout,
     IntArray,
     Recommendations,
     check_fitted,
@@ -89,7 +94,10 @@ class SASRec(ScoringRecommender):
         every epoch and keep the last weights).
     n_negatives:
         ``None``: softmax over all items. A number: sampled softmax against that many
-        uniformly drawn items per position (draws equal to the positive are masked).
+        uniformly drawn items, drawn once per batch and shared by all its positions
+        (a draw equal to a position's target is masked for that position). Sharing
+        turns the negative scores into one matrix product, so thousands of negatives
+        cost little, and with uniform draws no sampling-bias correction is needed.
     weight_decay:
         Decoupled weight decay (AdamW); 0 is plain Adam.
     device:
@@ -208,27 +216,29 @@ class SASRec(ScoringRecommender):
 
     # -- training -----------------------------------------------------------------------
 
-    def fit(self, interactions: Interactions) -> Self:
-        """Train on every position of each user's sequence; see the module docstring."""
+    def fit(self, interactions: Interactions, *, validation: Holdout | None = None) -> Self:
+        """Train on every position of each user's sequence and stop early on
+        ``validation`` (e.g. the protocol's second-to-last items); without it, each
+        user's last training item (users with at least three) is held out for that."""
         import torch  # noqa: PLC0415  # only when needed: importing stays light
 
         self._check_params()
         device = self._torch_device()
         n_items = interactions.n_items
         sequences = interactions.sequences()
-        # Users with >= 3 items give a validation target and still a training pair.
-        validated = [len(sequence) >= 3 for sequence in sequences]
-        training = [
-            sequence[:-1] if held else sequence
-            for sequence, held in zip(sequences, validated, strict=True)
-        ]
+        if validation is not None:
+            check_histories(validation.histories, n_items)
+            training = list(sequences)
+            holdout = validation
+        else:
+            # Users with >= 3 items give a validation target and still a training pair.
+            held = [len(sequence) >= 3 for sequence in sequences]
+            training = [s[:-1] if h else s for s, h in zip(sequences, held, strict=True)]
+            holdout = Holdout(
+                histories=[s[:-1] for s, h in zip(sequences, held, strict=True) if h],
+                truth=[s[-1:] for s, h in zip(sequences, held, strict=True) if h],
+            )
         training = [sequence for sequence in training if len(sequence) >= 2]
-        validation_histories = [
-            s[:-1] for s, held in zip(sequences, validated, strict=True) if held
-        ]
-        validation_targets = np.array(
-            [s[-1] for s, held in zip(sequences, validated, strict=True) if held], dtype=np.int64
-        )
         inputs, lengths = self._padded([s[:-1] for s in training])
         targets, _ = self._padded([s[1:] for s in training])
         targets -= 1  # back to item codes; padding becomes -1 (ignored)
@@ -247,8 +257,7 @@ class SASRec(ScoringRecommender):
                     inputs=inputs,
                     lengths=lengths,
                     targets=targets,
-                    validation_histories=validation_histories,
-                    validation_targets=validation_targets,
+                    holdout=holdout,
                 )
         network.eval()
         self.network_ = network
@@ -265,8 +274,7 @@ class SASRec(ScoringRecommender):
         inputs: npt.NDArray[np.int64],
         lengths: IntArray,
         targets: npt.NDArray[np.int64],
-        validation_histories: list[IntArray],
-        validation_targets: IntArray,
+        holdout: Holdout,
     ) -> None:
         import torch  # noqa: PLC0415  # only when needed: importing stays light
 
@@ -285,10 +293,8 @@ class SASRec(ScoringRecommender):
         for epoch in range(1, self.epochs + 1):
             started = time.perf_counter()
             network.train()
-            order = rng.permutation(len(inputs))
             total, steps = 0.0, 0
-            for start in range(0, len(order), self.batch_size):
-                rows_np = order[start : start + self.batch_size]
+            for rows_np in self._batches(lengths, rng):
                 width = int(lengths[rows_np].max())
                 rows = torch.from_numpy(rows_np).to(device)
                 tokens = all_inputs[rows, -width:]
@@ -306,8 +312,8 @@ class SASRec(ScoringRecommender):
                 steps += 1
             self.losses_.append(total / steps)
             message = f"sasrec epoch {epoch}: loss {self.losses_[-1]:.4f}"
-            if len(validation_targets) and self.patience is not None:
-                ndcg = self._validation_ndcg(network, validation_histories, validation_targets)
+            if holdout.truth and self.patience is not None:
+                ndcg = self._validation_ndcg(network, holdout)
                 self.validation_ndcg_.append(ndcg)
                 message += f", validation NDCG@{VALIDATION_CUTOFF} {ndcg:.4f}"
                 if ndcg > best_ndcg:
@@ -323,6 +329,18 @@ class SASRec(ScoringRecommender):
         if best_state is not None:
             network.load_state_dict(best_state)
 
+    def _batches(self, lengths: IntArray, rng: np.random.Generator) -> list[IntArray]:
+        """One epoch's batches of row indices: rows sorted by length (random order
+        among equal lengths), cut into ``batch_size`` chunks, chunks shuffled. Batches
+        are cut to their longest sequence, so similar lengths save the work on padding
+        (most shop histories are short; max_length only bounds the long ones)."""
+        order = np.lexsort((rng.random(len(lengths)), lengths))
+        chunks = [
+            order[start : start + self.batch_size]
+            for start in range(0, len(order), self.batch_size)
+        ]
+        return [chunks[k] for k in rng.permutation(len(chunks))]
+
     def _loss(
         self,
         network: SASRecNetwork,
@@ -337,47 +355,38 @@ class SASRec(ScoringRecommender):
             return torch.nn.functional.cross_entropy(network.item_scores(hidden).float(), targets)
         n_items = network.item_embedding.num_embeddings - 1
         negatives = torch.randint(
-            n_items,
-            (len(targets), self.n_negatives),
-            generator=generator,
-            device=targets.device,
+            n_items, (self.n_negatives,), generator=generator, device=targets.device
         )
-        candidates = torch.cat([targets[:, None], negatives], dim=1)
-        embeddings = network.item_embedding(candidates + 1)
-        logits = torch.einsum("pd,pkd->pk", hidden, embeddings).float()
-        accidental = torch.cat(
-            [torch.zeros_like(targets[:, None], dtype=torch.bool), negatives == targets[:, None]],
-            dim=1,
-        )
-        logits = logits.masked_fill(accidental, float("-inf"))
+        positive = (hidden * network.item_embedding(targets + 1)).sum(dim=1, keepdim=True)
+        negative = hidden @ network.item_embedding(negatives + 1).T
+        # A draw that is the position's own target is no negative.
+        negative = negative.masked_fill(negatives[None, :] == targets[:, None], float("-inf"))
+        logits = torch.cat([positive, negative], dim=1).float()
         return torch.nn.functional.cross_entropy(logits, torch.zeros_like(targets))
 
-    def _validation_ndcg(
-        self, network: SASRecNetwork, histories: list[IntArray], targets: IntArray
-    ) -> float:
-        """Mean NDCG@10 of ``targets`` ranked from ``histories`` (history items excluded)."""
+    def _validation_ndcg(self, network: SASRecNetwork, holdout: Holdout) -> float:
+        """Mean NDCG@10 of ranking ``holdout.truth`` from its histories (history items
+        excluded, as seq-loo does)."""
         import torch  # noqa: PLC0415  # only when needed: importing stays light
 
         network.eval()
         device = next(network.parameters()).device
-        tokens_np, lengths = self._padded(histories)
+        tokens_np, lengths = self._padded(holdout.histories)
         order = np.argsort(lengths, kind="stable")  # similar lengths share a batch width
-        gains = 0.0
+        lists = np.empty((len(order), VALIDATION_CUTOFF), dtype=np.int64)
         with torch.no_grad():
             for start in range(0, len(order), SCORE_BATCH):
                 rows = order[start : start + SCORE_BATCH]
                 width = max(int(lengths[rows].max()), 1)
                 tokens = torch.from_numpy(tokens_np[rows, -width:]).to(device)
-                scores = network.item_scores(network(tokens)[:, -1])
+                scores = network.item_scores(network(tokens)[:, -1]).float()
                 # Token t is item t - 1: prepend a padding column so tokens index the scores.
                 scores = torch.cat([torch.full_like(scores[:, :1], float("-inf")), scores], dim=1)
                 scores.scatter_(1, tokens, float("-inf"))
-                target_tokens = torch.from_numpy(targets[rows] + 1).to(device)
-                target_scores = scores.gather(1, target_tokens[:, None])
-                rank = (scores > target_scores).sum(dim=1)
-                hit = (rank < VALIDATION_CUTOFF) & torch.isfinite(target_scores[:, 0])
-                gains += float((hit.double() / torch.log2(rank.double() + 2.0)).sum())
-        return gains / len(targets)
+                top = torch.topk(scores, VALIDATION_CUTOFF, dim=1).indices - 1
+                lists[rows] = top.cpu().numpy()
+        hits = relevance(lists, holdout.truth)
+        return float(ndcg(hits, truth_sizes(holdout.truth), VALIDATION_CUTOFF).mean())
 
     # -- serving ------------------------------------------------------------------------
 
