@@ -57,7 +57,7 @@ from shopsense.evaluation.tuning import (
 )
 from shopsense.models.recommend.registry import make_recommender
 from shopsense.store import Store, open_store
-from shopsense.training import BEST_MODEL, TrainingRun, train_models
+from shopsense.training import BEST_MODEL, Selection, TrainingRun, select_best, train_models
 
 logger = logging.getLogger(__name__)
 
@@ -631,6 +631,7 @@ def render_evaluation(result: dict[str, Any]) -> None:
 
 @app.command()
 def evaluate(
+    ctx: typer.Context,
     protocol: Annotated[
         str,
         typer.Option(
@@ -644,7 +645,11 @@ def evaluate(
     ],
     model: Annotated[
         str,
-        typer.Option(help="A registered recommender (e.g. popular); 'best' is not supported yet."),
+        typer.Option(
+            help="A registered recommender (e.g. ease), or 'best': the configured "
+            "recommender (settings 'recommenders') that 'shopsense train' would serve, "
+            "chosen on the validation split."
+        ),
     ],
     json_out: Annotated[Path, typer.Option("--json", help="Write the result as JSON here.")],
     param: Annotated[
@@ -664,15 +669,31 @@ def evaluate(
     ] = None,
 ) -> None:
     """Fit a model on a benchmark protocol's training split and score it (BENCHMARKS.md)."""
-    explicit = _parse_params(param or [])
-    tuned = read_tuned_params(params_file, model=model) if params_file is not None else {}
-    params = {**tuned, **explicit}
     for target in (json_out, dump_recs):
         if target is not None and not target.parent.is_dir():
             raise ConfigurationError(f"cannot write {target}: {target.parent} is not a directory")
-    recommender = make_recommender(model, **params)  # an unknown name fails before loading
-    with console.status(f"loading {protocol} from {dataset}"):
-        split = load_split(protocol, dataset)
+    selection: Selection | None = None
+    if model == BEST_MODEL:
+        if param or params_file is not None:
+            raise ConfigurationError(
+                "--model best takes the configured parameters (settings "
+                "'recommender_params', 'tuned_params_dir'); --param/--params-file do not apply"
+            )
+        with console.status(f"loading {protocol} from {dataset}"):
+            split = load_split(protocol, dataset)
+        with progress_bar("selecting on the validation split", unit="models") as progress:
+            selection = select_best(split, _settings(ctx), progress=progress)
+        render_leaderboard(selection.candidates)
+        console.print(f"selected [bold]{selection.name}[/] by validation {selection.metric}")
+        model, tuned, params = selection.name, {}, dict(selection.params)
+    else:
+        explicit = _parse_params(param or [])
+        tuned = read_tuned_params(params_file, model=model) if params_file is not None else {}
+        params = {**tuned, **explicit}
+        make_recommender(model, **params)  # an unknown name fails before loading
+        with console.status(f"loading {protocol} from {dataset}"):
+            split = load_split(protocol, dataset)
+    recommender = make_recommender(model, **params)
     with progress_bar(f"{model} on {protocol}", unit="users") as progress:
         result = run_evaluation(
             recommender,
@@ -683,6 +704,11 @@ def evaluate(
             progress=progress,
         ).to_dict()
     result["dataset"] = str(dataset)
+    if selection is not None:
+        result["selected_by"] = {
+            "rule": f"best validation {selection.metric} among the configured recommenders",
+            "validation": {r.model: r.metrics for r in selection.candidates},
+        }
     if params_file is not None:
         result["params_file"] = str(params_file)
         result["tuned_params"] = tuned

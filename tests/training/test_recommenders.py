@@ -14,15 +14,16 @@ from typer.testing import CliRunner
 
 from shopsense.cli import app
 from shopsense.core.errors import ConfigurationError
-from shopsense.core.settings import Settings, load_settings
+from shopsense.core.settings import DEFAULT_RECOMMENDERS, Settings, load_settings
 from shopsense.data.simulator import SimulationConfig, simulate_shop, write_to_store
+from shopsense.features.catalog import ItemCatalog
 from shopsense.features.interactions import Interactions
 from shopsense.models.recommend.registry import RECOMMENDERS, make_recommender
 from shopsense.store import Store, open_store
 from shopsense.training import BEST_MODEL, data_fingerprint, model_params, train_models
 from shopsense.training.recommenders import ITEM_IDS_FILE
 
-MODELS = ["popular", "item-knn", "ease", "als"]
+MODELS = list(DEFAULT_RECOMMENDERS)
 runner = CliRunner()
 
 
@@ -66,8 +67,12 @@ def test_train_registers_promotes_and_saves_loadable_artifacts(
     run = train_models(store, settings, progress=lambda done, total: progress.append((done, total)))
     assert not run.failed
     assert [model.name for model in run.models] == MODELS
-    assert progress[-1] == (4, 4)
+    assert progress[-1] == (len(MODELS), len(MODELS))
     everything = Interactions.from_table(store.interactions(types=["purchase"]))
+    # as training does: the catalog (prices, categories) is part of the data
+    everything = everything.with_catalog(
+        ItemCatalog.from_items_table(store.read_items(), everything.item_ids)
+    )
     histories = [
         np.array(sequence[-3:], dtype=np.int64) for sequence in everything.sequences()[:25]
     ]

@@ -49,8 +49,16 @@ DEFAULT_ITEM_EVENT_TYPES: tuple[str, ...] = (
 """Event types that are about one item, so ``item_id`` is required for them."""
 
 
-DEFAULT_RECOMMENDERS: tuple[str, ...] = ("popular", "item-knn", "ease", "als")
-"""The recommenders trained by default: fast on a CPU, and strong baselines together."""
+DEFAULT_RECOMMENDERS: tuple[str, ...] = (
+    "popular",
+    "item-knn",
+    "ease",
+    "als",
+    "top-frequency",
+    "ltr",
+)
+"""The recommenders trained by default: fast on a CPU, strong baselines, and the
+re-ranker over them (the one usually served)."""
 
 
 def _config_file() -> Path:

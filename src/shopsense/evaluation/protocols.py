@@ -531,7 +531,7 @@ def load_split(name: str, dataset: Path | str) -> Split:
         with open_store(url, read_only=True) as store:
             split = temporal(store)
             items = store.read_items()
-        return _with_catalog(split, items)
+        return attach_catalog(split, items)
     if name not in PROTOCOLS:
         known = ", ".join([*sorted(PROTOCOLS), "temporal"])
         raise ConfigurationError(f"unknown protocol {name!r}; known: {known}")
@@ -545,12 +545,12 @@ def _with_validation(test: Split, validation: Split) -> Split:
     return replace(test, validation=validation)
 
 
-def _with_catalog(split: Split, items: pa.Table) -> Split:
+def attach_catalog(split: Split, items: pa.Table) -> Split:
     """``split`` (and its validation split) with the store's item attributes attached."""
     if items.num_rows == 0:
         return split
     catalog = ItemCatalog.from_items_table(items, split.train.item_ids)
-    validation = None if split.validation is None else _with_catalog(split.validation, items)
+    validation = None if split.validation is None else attach_catalog(split.validation, items)
     return replace(split, train=split.train.with_catalog(catalog), validation=validation)
 
 
@@ -565,6 +565,7 @@ def _numeric_sorted(ids: set[str]) -> StrArray:
 __all__ = [
     "PROTOCOLS",
     "Split",
+    "attach_catalog",
     "load_split",
     "ml100k",
     "random_holdout",

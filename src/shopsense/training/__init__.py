@@ -2,18 +2,22 @@
 
 from shopsense.training.recommenders import (
     BEST_MODEL,
+    Selection,
     TrainedModel,
     TrainingRun,
     data_fingerprint,
     model_params,
+    select_best,
     train_models,
 )
 
 __all__ = [
     "BEST_MODEL",
+    "Selection",
     "TrainedModel",
     "TrainingRun",
     "data_fingerprint",
     "model_params",
+    "select_best",
     "train_models",
 ]

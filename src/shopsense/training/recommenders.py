@@ -12,6 +12,7 @@
    registered and promoted.
 
 Afterwards the best model (highest :func:`~shopsense.evaluation.tuning.primary_metric`
+on the *validation* split, as :func:`select_best` and ``evaluate --model best`` choose,
 among this run's models and the serving versions of other names trained on the same
 data) is registered under the pseudo-name :data:`BEST_MODEL` with
 ``params = {"model": name, "version": version}`` and the winner's artifact URI, and
@@ -28,14 +29,12 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
-
-import pyarrow as pa
 
 from shopsense.core.errors import ConfigurationError, StoreError
 from shopsense.core.settings import Settings
-from shopsense.evaluation.protocols import Split, temporal
+from shopsense.evaluation.protocols import Split, attach_catalog, temporal
 from shopsense.evaluation.runner import EvaluationResult, evaluate
 from shopsense.evaluation.tuning import primary_metric, read_tuned_params
 from shopsense.features.catalog import ItemCatalog
@@ -96,14 +95,6 @@ def data_fingerprint(interactions: Interactions) -> str:
     last = int(interactions.timestamps.max()) if len(interactions) else 0
     summary = f"{len(interactions)}:{interactions.n_users}:{interactions.n_items}:{last}"
     return hashlib.sha256(summary.encode()).hexdigest()[:16]
-
-
-def _attach_catalog(split: Split, items: pa.Table) -> Split:
-    if items.num_rows == 0:
-        return split
-    catalog = ItemCatalog.from_items_table(items, split.train.item_ids)
-    validation = None if split.validation is None else _attach_catalog(split.validation, items)
-    return replace(split, train=split.train.with_catalog(catalog), validation=validation)
 
 
 def _next_version(store: Store, name: str) -> int:
@@ -173,8 +164,9 @@ def _train_one(
 
 
 def _register_best(store: Store, metric: str, fingerprint: str) -> ModelVersion | None:
-    """Point :data:`BEST_MODEL` at the serving version with the highest ``metric``
-    among those trained on data with ``fingerprint`` (comparable numbers only)."""
+    """Point :data:`BEST_MODEL` at the serving version with the highest *validation*
+    ``metric`` among those trained on data with ``fingerprint`` (comparable numbers
+    only), the same rule as :func:`select_best`: the test split only reports."""
     candidates = [
         version
         for version in store.list_models()
@@ -182,20 +174,68 @@ def _register_best(store: Store, metric: str, fingerprint: str) -> ModelVersion 
         and version.name != BEST_MODEL
         and version.data_fingerprint == fingerprint
         and version.metrics.get("primary_metric") == metric
-        and isinstance(version.metrics.get(metric), int | float)
+        and isinstance((version.metrics.get("validation") or {}).get(metric), int | float)
     ]
     if not candidates:
         return None
-    best = max(candidates, key=lambda version: float(version.metrics[metric]))
+    best = max(candidates, key=lambda version: float(version.metrics["validation"][metric]))
     pointer = store.register_model(
         BEST_MODEL,
         artifact_uri=best.artifact_uri,
         params={"model": best.name, "version": best.version},
-        metrics={"primary_metric": metric, metric: best.metrics[metric]},
+        metrics={
+            "primary_metric": metric,
+            metric: best.metrics[metric],
+            "validation": {metric: best.metrics["validation"][metric]},
+        },
         data_fingerprint=fingerprint,
     )
     logger.info("best recommender: %s version %d (%s)", best.name, best.version, metric)
     return store.promote_model(BEST_MODEL, pointer.version)
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What :func:`select_best` chose, and the validation results it chose from."""
+
+    name: str
+    params: dict[str, Any]
+    metric: str
+    candidates: list[EvaluationResult]
+
+
+def select_best(
+    split: Split,
+    settings: Settings,
+    *,
+    names: list[str] | None = None,
+    progress: ProgressCallback | None = None,
+) -> Selection:
+    """The recommender that ``shopsense train`` would put in service for ``split``'s
+    data: each of ``names`` (default ``settings.recommenders``, with
+    :func:`model_params`) evaluated on ``split.validation`` only, the best by the
+    primary metric (ties: the first listed). Models that fail are skipped (logged)."""
+    if split.validation is None:
+        raise ConfigurationError(f"{split.protocol} has no validation split to select on")
+    names = list(names or settings.recommenders)
+    metric = primary_metric(split)
+    results: list[EvaluationResult] = []
+    for done, name in enumerate(names):
+        if progress is not None:
+            progress(done, len(names))
+        params = model_params(settings, name)
+        try:
+            results.append(
+                evaluate(make_recommender(name, **params), split.validation, params=params)
+            )
+        except Exception as error:  # one model's failure must not stop the selection
+            logger.error("selecting: %s failed on validation: %s", name, error)
+    if progress is not None:
+        progress(len(names), len(names))
+    if not results:
+        raise ConfigurationError("no recommender could be evaluated on the validation split")
+    best = max(results, key=lambda result: result.metrics[metric])
+    return Selection(name=best.model, params=best.params, metric=metric, candidates=results)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +274,7 @@ def train_models(
             f"the store has no interactions ({which}) to train on; import or simulate data"
         )
     items = store.read_items()
-    split = _attach_catalog(temporal(store, types=types), items)
+    split = attach_catalog(temporal(store, types=types), items)
     everything = Interactions.from_table(table)
     if items.num_rows:
         everything = everything.with_catalog(
@@ -261,9 +301,11 @@ def train_models(
 __all__ = [
     "BEST_MODEL",
     "ITEM_IDS_FILE",
+    "Selection",
     "TrainedModel",
     "TrainingRun",
     "data_fingerprint",
     "model_params",
+    "select_best",
     "train_models",
 ]

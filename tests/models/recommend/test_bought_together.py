@@ -110,3 +110,13 @@ def test_save_load_round_trip_keeps_scores(tmp_path: Path) -> None:
 def test_bad_parameters_are_refused(params: dict[str, object]) -> None:
     with pytest.raises(ConfigurationError):
         make_recommender("bought-together", **params).fit(four_baskets())
+
+
+def test_no_pair_reaches_min_support_gives_popularity() -> None:
+    interactions = Interactions.from_arrays(
+        ["a", "a", "b", "b"], ["x", "y", "y", "z"], [0, 0, 10, 10]
+    )
+    model = BoughtTogether(min_support=5).fit(interactions)
+    assert model.cooccurrence_ is not None and model.cooccurrence_.nnz == 0
+    recs = model.recommend([np.array([0])], 2)
+    assert recs.items.shape == (1, 2) and np.all(recs.items >= 0)

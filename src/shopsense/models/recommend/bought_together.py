@@ -160,10 +160,12 @@ class BoughtTogether(ArrayArtifacts, ScoringRecommender):
             self._measure_of(counts, basket_counts, n_baskets), self.neighbours
         )
         kept = ranked.tocoo()
-        self.cooccurrence_ = sp.csr_matrix(
-            (np.asarray(counts[kept.row, kept.col]).ravel(), (kept.row, kept.col)),
-            shape=counts.shape,
+        pair_counts = (  # indexing with empty arrays gives an object array: guard it
+            np.asarray(counts[kept.row, kept.col]).ravel().astype(np.float64)
+            if kept.nnz
+            else np.zeros(0, dtype=np.float64)
         )
+        self.cooccurrence_ = sp.csr_matrix((pair_counts, (kept.row, kept.col)), shape=counts.shape)
         self.basket_counts_ = basket_counts
         self.n_baskets_ = np.array([n_baskets], dtype=np.int64)
         return self

@@ -111,7 +111,8 @@ class LTRReranker(ScoringRecommender):
         How many top items each source proposes per user.
     holdout_days, holdout_windows:
         Without a given validation holdout: the last ``holdout_days`` of the training
-        interactions are the ranker's labels, and so are the ``holdout_windows - 1``
+        interactions are the ranker's labels (a quarter of the time span when the data
+        covers less than twice that), and so are the ``holdout_windows - 1``
         windows of the same length before it (each with sources fitted on what came
         before it; windows with nothing before them are skipped). More windows, more
         users to learn from, at the cost of fitting the sources once per window.
@@ -214,9 +215,10 @@ class LTRReranker(ScoringRecommender):
             stages.append((sources, _context(interactions), labelled))
         else:
             end = int(interactions.timestamps.max(initial=0))
+            days = self._holdout_days(interactions)
             for window in range(1, self.holdout_windows + 1):
-                cutoff = int(end - window * self.holdout_days * SECONDS_PER_DAY)
-                stop = int(cutoff + self.holdout_days * SECONDS_PER_DAY)
+                cutoff = int(end - window * days * SECONDS_PER_DAY)
+                stop = int(cutoff + days * SECONDS_PER_DAY)
                 known = interactions.subset(interactions.timestamps <= stop)
                 before = known.subset(known.timestamps < cutoff)
                 labelled = _labels_after(known, cutoff)
@@ -253,6 +255,23 @@ class LTRReranker(ScoringRecommender):
         else:
             self.sources_, self.context_ = stages[0][0], stages[0][1]
         return self
+
+    def _holdout_days(self, interactions: Interactions) -> float:
+        """``holdout_days``, or a quarter of the data's time span when that is shorter
+        than twice ``holdout_days`` (a young shop)."""
+        if not len(interactions):
+            return self.holdout_days
+        span = float(interactions.timestamps.max() - interactions.timestamps.min())
+        span_days = span / SECONDS_PER_DAY
+        if span_days >= 2 * self.holdout_days:
+            return self.holdout_days
+        logger.info(
+            "ltr: %.0f days of data; holding out the last %.1f days instead of %g",
+            span_days,
+            span_days / 4,
+            self.holdout_days,
+        )
+        return max(span_days / 4, 1.0 / 24)
 
     def _fit_sources(
         self, interactions: Interactions, validation: Holdout | None
