@@ -7,13 +7,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from shopsense.core.errors import ConfigurationError
+from shopsense.core.errors import ConfigurationError, ValidationFailedError
 from shopsense.features.interactions import Interactions
+from shopsense.models.recommend.base import Holdout
 from shopsense.models.recommend.sasrec import SASRec
 from tests.models.recommend.contract import planted_interactions
 
 N_CHAIN_ITEMS = 30
 TINY: dict[str, Any] = {
+    "n_negatives": None,  # full softmax unless a test says otherwise
     "hidden": 16,
     "blocks": 1,
     "max_length": 10,
@@ -67,7 +69,7 @@ def test_learns_the_next_item_of_a_chain() -> None:
 
 def test_sampled_softmax_learns_the_chain_too() -> None:
     interactions = chain_interactions()
-    model = SASRec(**TINY, epochs=30, patience=None, n_negatives=5).fit(interactions)
+    model = SASRec(**{**TINY, "n_negatives": 8}, epochs=30, patience=None).fit(interactions)
     assert next_item_accuracy(model, interactions) >= 0.8
 
 
@@ -97,3 +99,20 @@ def test_long_histories_use_the_newest_items() -> None:
 def test_bad_parameters_are_refused(params: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError):
         SASRec(**params).fit(planted_interactions())
+
+
+def test_early_stopping_on_a_given_holdout_trains_on_every_position() -> None:
+    interactions = chain_interactions()
+    sequences = interactions.sequences()
+    # the item after each user's run is held out, as seq-loo's validation target is
+    holdout = Holdout(
+        histories=[s for s in sequences if s[-1] + 1 < N_CHAIN_ITEMS],
+        truth=[s[-1:] + 1 for s in sequences if s[-1] + 1 < N_CHAIN_ITEMS],
+    )
+    model = SASRec(**TINY, epochs=30, patience=5).fit(interactions, validation=holdout)
+    assert model.validation_ndcg_ and max(model.validation_ndcg_) > 0.5
+    with pytest.raises(ValidationFailedError):
+        SASRec(**TINY, epochs=1).fit(
+            interactions,
+            validation=Holdout(histories=[np.array([999])], truth=[np.array([0])]),
+        )

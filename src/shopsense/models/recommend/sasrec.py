@@ -93,7 +93,9 @@ class SASRec(ScoringRecommender):
         Stop after this many epochs without a better validation NDCG@10 (``None``: run
         every epoch and keep the last weights).
     n_negatives:
-        ``None``: softmax over all items. A number: sampled softmax against that many
+        ``None``: softmax over all items (the most accurate, and costly on a CPU: the
+        logits of every position over every item). A number (default 2,048): sampled
+        softmax against that many
         uniformly drawn items, drawn once per batch and shared by all its positions
         (a draw equal to a position's target is masked for that position). Sharing
         turns the negative scores into one matrix product, so thousands of negatives
@@ -141,7 +143,7 @@ class SASRec(ScoringRecommender):
         batch_size: int = 128,
         epochs: int = 200,
         patience: int | None = 10,
-        n_negatives: int | None = None,
+        n_negatives: int | None = 2048,
         weight_decay: float = 0.0,
         device: str = "auto",
         random_state: int = 0,
