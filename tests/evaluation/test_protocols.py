@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -201,3 +202,28 @@ def test_online_retail_sizes() -> None:
     assert split.n_items == 3_665
     new = retail_temporal_new(path)
     assert new.n_users == 1_891
+
+
+def test_retail_splits_carry_times_now_and_the_catalog(retail_file: Path) -> None:
+    split = retail_temporal(retail_file)
+    assert split.now == int(datetime(2011, 9, 1, tzinfo=UTC).timestamp())
+    assert split.history_times is not None
+    for history, times in zip(split.histories, split.history_times, strict=True):
+        assert len(times) == len(history)
+        assert np.all(np.diff(times) >= 0) and np.all(times < split.now)
+    catalog = split.train.catalog
+    assert catalog is not None and len(catalog) == split.n_items
+    assert catalog.has_text
+    assert np.all(np.isfinite(catalog.price))  # every kept line has a positive price
+    assert split.validation is not None and split.validation.now == int(
+        datetime(2011, 6, 1, tzinfo=UTC).timestamp()
+    )
+
+
+def test_seq_loo_times_are_one_step_per_item(tmp_path: Path) -> None:
+    path = tmp_path / "seq.txt"
+    path.write_text("1 10 11 12 13\n2 10 12 14\n")
+    split = seq_loo(path)
+    assert split.history_times is not None
+    assert [len(t) for t in split.history_times] == [len(h) for h in split.histories]
+    assert split.train.catalog is None  # no attribute files beside it

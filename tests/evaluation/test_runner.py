@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar, Self
 
@@ -13,9 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from shopsense.evaluation.protocols import seq_loo
-from shopsense.evaluation.runner import evaluate, read_recommendations
+from shopsense.evaluation.runner import evaluate, fit_with_holdout, read_recommendations
 from shopsense.features.interactions import Interactions
-from shopsense.models.recommend.base import Recommendations, top_n
+from shopsense.models.recommend.base import Holdout, Recommendations, top_n
 
 IntArray = npt.NDArray[np.int64]
 
@@ -143,3 +144,32 @@ def test_cli_evaluate(sequences: Path, tmp_path: Path) -> None:
     assert written["protocol"] == "seq-loo"
     assert set(written["metrics"]) == {"HR@10", "NDCG@10", "HR@20", "NDCG@20"}
     assert len(dump.read_text().splitlines()) == 30
+
+
+class RecordsHoldout(CountPopular):
+    """CountPopular that remembers the holdout it was given."""
+
+    def fit(self, interactions: Interactions, *, validation: Holdout | None = None) -> Self:
+        self.validation = validation
+        return super().fit(interactions)
+
+
+def test_the_protocols_validation_targets_reach_models_that_stop_early(sequences: Path) -> None:
+    split = seq_loo(sequences)
+    assert split.validation is not None and split.validation.train is split.train
+    model = RecordsHoldout()
+    fit_with_holdout(model, split)
+    assert model.validation is not None
+    assert [t.tolist() for t in model.validation.truth] == [
+        t.tolist() for t in split.validation.truth
+    ]
+    # a validation split with its own (earlier) training data is no holdout of this one
+    other = replace(
+        split,
+        validation=replace(
+            split.validation, train=split.train.subset(np.ones(len(split.train), dtype=bool))
+        ),
+    )
+    model = RecordsHoldout()
+    fit_with_holdout(model, other)
+    assert model.validation is None

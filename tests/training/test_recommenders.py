@@ -194,3 +194,35 @@ def test_cli_train_exits_1_when_a_model_fails(data_dir: Path) -> None:
     assert result.exit_code == 1
     assert "failed" in result.output
     assert "ease" in result.output
+
+
+def test_cli_evaluate_best_selects_on_validation(data_dir: Path, tmp_path: Path) -> None:
+    (data_dir / "shopsense.toml").write_text('recommenders = ["popular", "ease"]\n')
+    out = tmp_path / "best.json"
+    result = runner.invoke(
+        app,
+        [
+            "--data-dir",
+            str(data_dir),
+            "--log-level",
+            "WARNING",
+            "evaluate",
+            "--protocol",
+            "temporal",
+            "--dataset",
+            str(data_dir / "shopsense.duckdb"),
+            "--model",
+            "best",
+            "--json",
+            str(out),
+        ],
+        env={"SHOPSENSE_CONFIG": str(data_dir / "shopsense.toml")},
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    validation = report["selected_by"]["validation"]
+    assert set(validation) == {"popular", "ease"}
+    chosen = max(validation, key=lambda name: validation[name]["NDCG@20"])
+    assert report["model"] == chosen
+    assert "selected" in result.output

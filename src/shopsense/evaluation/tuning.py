@@ -53,7 +53,10 @@ def _half_life(trial: optuna.Trial, name: str, low: float, high: float) -> float
 
 
 def _popular_space(trial: optuna.Trial) -> dict[str, Any]:
-    return {"half_life_days": _half_life(trial, "half_life_days", 3.0, 365.0)}
+    return {
+        "half_life_days": _half_life(trial, "half_life_days", 3.0, 365.0),
+        "category_weight": trial.suggest_float("category_weight", 0.0, 2.0),
+    }
 
 
 def _item_knn_space(trial: optuna.Trial) -> dict[str, Any]:
