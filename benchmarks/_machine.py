@@ -12,6 +12,17 @@ import numpy as np
 import pyarrow as pa
 
 
+def _gpu() -> str:
+    """The CUDA device torch sees, or "none" (the neural models then ran on the CPU)."""
+    try:
+        import torch  # noqa: PLC0415  # only the benchmarks that train need it
+    except ImportError:
+        return "none (torch not installed)"
+    if not torch.cuda.is_available():
+        return "none"
+    return f"{torch.cuda.get_device_name(0)} (torch {torch.__version__})"
+
+
 def machine_description() -> dict[str, str]:
     """CPU, memory and library versions of this machine (Linux /proc where available)."""
     cpu_model = platform.processor() or "unknown"
@@ -30,6 +41,7 @@ def machine_description() -> dict[str, str]:
                 break
     return {
         "cpu": f"{os.cpu_count()} x {cpu_model}",
+        "gpu": _gpu(),
         "memory": memory,
         "os": platform.platform(),
         "python": sys.version.split()[0],
