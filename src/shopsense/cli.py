@@ -471,7 +471,9 @@ def demo(
         raise typer.Exit(code=1)
 
 
-def render_leaderboard(results: list[EvaluationResult], *, metric: str | None = None) -> None:
+def render_leaderboard(
+    results: list[EvaluationResult], *, metric: str | None = None, split: str = "split"
+) -> None:
     """One row per model, best first by ``metric`` (default: the first NDCG metric, as
     :func:`~shopsense.evaluation.tuning.primary_metric` picks)."""
     if not results:
@@ -482,7 +484,7 @@ def render_leaderboard(results: list[EvaluationResult], *, metric: str | None = 
     ranked = sorted(results, key=lambda result: -result.metrics[metric])
     first = ranked[0]
     table = Table(
-        title=f"leaderboard: {first.protocol} split, {first.split['users_evaluated']:,} users "
+        title=f"leaderboard: {first.protocol} {split}, {first.split['users_evaluated']:,} users "
         f"(best first by {metric})"
     )
     table.add_column("model")
@@ -533,7 +535,7 @@ def render_training(run: TrainingRun, *, brief: bool = False) -> None:
     if run.best is not None:
         params = run.best.params
         console.print(
-            f"best: [bold]{params['model']}[/bold] v{params['version']} by "
+            f"best: [bold]{params['model']}[/bold] v{params['version']} by validation "
             f"{run.best.metrics['primary_metric']} (registered as {BEST_MODEL!r})"
         )
     for model in run.failed:
@@ -683,7 +685,7 @@ def evaluate(
             split = load_split(protocol, dataset)
         with progress_bar("selecting on the validation split", unit="models") as progress:
             selection = select_best(split, _settings(ctx), progress=progress)
-        render_leaderboard(selection.candidates)
+        render_leaderboard(selection.candidates, split="validation split")
         console.print(f"selected [bold]{selection.name}[/] by validation {selection.metric}")
         model, tuned, params = selection.name, {}, dict(selection.params)
     else:

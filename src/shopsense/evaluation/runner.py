@@ -168,7 +168,7 @@ def evaluate(
     if dump_recs is not None:
         write_recommendations(dump_recs, split, lists)
     name = str(getattr(recommender, "name", type(recommender).__name__))
-    logger.info(
+    logger.debug(
         "%s on %s: %s (fit %.1fs, recommend %.1fs)",
         name,
         split.protocol,

@@ -152,7 +152,7 @@ def _train_one(
         message = f"{type(error).__name__}: {error}"
         logger.error("training %s failed: %s", name, message)
         return TrainedModel(name=name, params=params, error=message)
-    logger.info("registered %s version %d", name, registered.version)
+    logger.debug("registered %s version %d", name, registered.version)
     return TrainedModel(
         name=name,
         params=params,

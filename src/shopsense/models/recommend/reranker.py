@@ -240,7 +240,7 @@ class LTRReranker(ScoringRecommender):
             features = np.concatenate([part[0] for part in parts])
             labels = np.concatenate([part[1] for part in parts])
             groups = np.concatenate([part[2] for part in parts])
-            logger.info(
+            logger.debug(
                 "ltr: %s ranker: %d candidate rows for %d users in %d window(s) (%.1fs)",
                 ranker,
                 len(labels),
@@ -285,7 +285,7 @@ class LTRReranker(ScoringRecommender):
                 source.fit(interactions, validation=validation)  # type: ignore[call-arg]
             else:
                 source.fit(interactions)
-            logger.info("ltr: source %s fitted (%.1fs)", name, time.perf_counter() - started)
+            logger.debug("ltr: source %s fitted (%.1fs)", name, time.perf_counter() - started)
         return sources
 
     def _training_rows(
@@ -380,7 +380,7 @@ class LTRReranker(ScoringRecommender):
             )
         else:
             booster = lightgbm.train(params, train, num_boost_round=self.n_estimators)
-        logger.info(
+        logger.debug(
             "ltr: ranker on %d rows of %d users, %d trees",
             int((~is_early).sum()),
             len(users),
