@@ -9,7 +9,6 @@ lists, one JSON line per user, ``{"user": "<id>", "items": ["<id>", ...]}`` best
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import time
@@ -23,7 +22,7 @@ import numpy.typing as npt
 
 from shopsense.evaluation.metrics import score
 from shopsense.evaluation.protocols import Split
-from shopsense.models.recommend.base import Holdout, Recommender
+from shopsense.models.recommend.base import Holdout, Recommender, accepts_holdout
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +71,7 @@ def fit_with_holdout(recommender: Recommender, split: Split) -> None:
     they are held out of the same training data (seq-loo: the second-to-last items),
     as the published protocol trains. Otherwise it holds out data itself."""
     validation = split.validation
-    accepts = "validation" in inspect.signature(recommender.fit).parameters
-    if accepts and validation is not None and validation.train is split.train:
+    if accepts_holdout(recommender) and validation is not None and validation.train is split.train:
         holdout = Holdout(histories=validation.histories, truth=validation.truth)
         recommender.fit(split.train, validation=holdout)  # type: ignore[call-arg]
     else:

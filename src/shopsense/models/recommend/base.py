@@ -16,6 +16,7 @@ fingerprint); ``load(directory)`` reads them back. No pickle.
 
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +102,11 @@ class Recommender(Protocol):
     def load(cls, directory: Path) -> Self:
         """Read a model that :meth:`save` wrote."""
         ...
+
+
+def accepts_holdout(model: Recommender) -> bool:
+    """Whether ``model.fit`` takes ``validation=Holdout(...)`` (models that stop early)."""
+    return "validation" in inspect.signature(model.fit).parameters
 
 
 def check_fitted(model: object, attribute: str) -> None:

@@ -49,6 +49,7 @@ from shopsense.models.recommend._common import (
     check_histories,
     check_times,
     model_params,
+    rank_in_batches,
 )
 from shopsense.models.recommend.base import (
     FloatArray,
@@ -56,9 +57,9 @@ from shopsense.models.recommend.base import (
     IntArray,
     Recommendations,
     Recommender,
+    accepts_holdout,
     check_fitted,
     read_manifest,
-    top_n,
     write_manifest,
 )
 
@@ -281,7 +282,7 @@ class LTRReranker(ScoringRecommender):
             if not isinstance(source, ScoringRecommender):
                 raise ConfigurationError(f"source {name!r} cannot score every item")
             started = time.perf_counter()
-            if validation is not None and "validation" in _fit_parameters(source):
+            if validation is not None and accepts_holdout(source):
                 source.fit(interactions, validation=validation)  # type: ignore[call-arg]
             else:
                 source.fit(interactions)
@@ -580,33 +581,28 @@ class LTRReranker(ScoringRecommender):
         if candidates is not None:
             allowed = np.zeros(n_items, dtype=bool)
             allowed[np.asarray(candidates, dtype=np.int64)] = True
-        parts: list[Recommendations] = []
-        for start in range(0, len(histories), BATCH):
-            stop = min(start + BATCH, len(histories))
-            batch = histories[start:stop]
+        scaled = self.context_.popularity / max(float(self.context_.popularity.max()), 1.0)
+
+        def score(start: int, stop: int) -> FloatArray:
             window = None if times is None else times[start:stop]
-            scores = self._score(batch, window, now, exclude_seen=exclude_seen, allowed=allowed)
+            scores = self._score(
+                histories[start:stop], window, now, exclude_seen=exclude_seen, allowed=allowed
+            )
             # Items no source proposed follow, by popularity, so lists are always full.
-            scaled = self.context_.popularity / max(float(self.context_.popularity.max()), 1.0)
             floor = np.where(np.isfinite(scores), scores, np.nan)
-            low = np.nanmin(floor, axis=1, initial=0.0) if floor.size else np.zeros(len(batch))
-            fallback = (low - 2.0)[:, None] + scaled[None, :]
-            scores = np.where(np.isfinite(scores), scores, fallback)
-            parts.append(
-                top_n(
-                    scores,
-                    n,
-                    histories=batch if exclude_seen else None,
-                    candidates=candidates,
-                )
+            low = np.nanmin(floor, axis=1, initial=0.0)
+            filled: FloatArray = np.where(
+                np.isfinite(scores), scores, (low - 2.0)[:, None] + scaled[None, :]
             )
-        if not parts:
-            return Recommendations(
-                items=np.zeros((0, n), dtype=np.int64), scores=np.zeros((0, n), dtype=np.float64)
-            )
-        return Recommendations(
-            items=np.concatenate([p.items for p in parts]),
-            scores=np.concatenate([p.scores for p in parts]),
+            return filled
+
+        return rank_in_batches(
+            score,
+            histories,
+            n,
+            exclude_seen=exclude_seen,
+            candidates=candidates,
+            batch_size=BATCH,
         )
 
     def similar_items(self, item_codes: IntArray, n: int) -> Recommendations:
@@ -690,12 +686,6 @@ class _Labelled:
     times: list[IntArray] | None
     truth: list[IntArray]
     now: int | None
-
-
-def _fit_parameters(model: Recommender) -> list[str]:
-    import inspect  # noqa: PLC0415
-
-    return list(inspect.signature(model.fit).parameters)
 
 
 def _labels_after(interactions: Interactions, cutoff: int) -> _Labelled:
