@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from shopsense.core.errors import ConfigurationError, ValidationFailedError
+from shopsense.features.catalog import ItemCatalog
 from shopsense.features.interactions import Interactions
 from shopsense.models.recommend import LTRReranker
 from shopsense.models.recommend.base import Holdout
@@ -104,3 +105,20 @@ def test_nothing_to_learn_from_is_a_clear_error() -> None:
     interactions = Interactions.from_arrays(["u", "v", "w"], ["a", "b", "c"], [5, 5, 5])
     with pytest.raises(ValidationFailedError, match="before and within"):
         LTRReranker(**FAST).fit(interactions)
+
+
+def test_few_users_and_free_items_still_train() -> None:
+    # four users (too few to set some aside for early stopping) and a price of 0
+    users = [u for u in ("a", "b", "c", "d") for _ in range(4)]
+    items = ["x", "y", "z", "w"] * 4
+    day = 86_400
+    times = [k * day for _ in range(4) for k in range(4)]
+    interactions = Interactions.from_arrays(users, items, times)
+    catalog = ItemCatalog.from_mappings(interactions.item_ids, price={"x": 0.0, "y": 2.0})
+    model = LTRReranker(**{**FAST, "holdout_days": 1.5}).fit(interactions.with_catalog(catalog))
+    recs = model.recommend([np.array([0, 1])], 3, exclude_seen=False)
+    assert recs.items.shape == (1, 3)
+    _, _, features = model._candidates(
+        model.sources_, model.context_, [np.array([0, 1])], None, None, exclude_seen=False
+    )
+    assert not np.isinf(features).any()

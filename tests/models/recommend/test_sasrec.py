@@ -116,3 +116,12 @@ def test_early_stopping_on_a_given_holdout_trains_on_every_position() -> None:
             interactions,
             validation=Holdout(histories=[np.array([999])], truth=[np.array([0])]),
         )
+
+
+def test_a_catalog_smaller_than_the_validation_cutoff_trains() -> None:
+    # five items: fewer than the ten that validation NDCG@10 ranks
+    users = [f"u{u}" for u in range(12) for _ in range(4)]
+    items = [f"i{(u + k) % 5}" for u in range(12) for k in range(4)]
+    times = [k for _ in range(12) for k in range(4)]
+    model = SASRec(**TINY, epochs=3, patience=2).fit(Interactions.from_arrays(users, items, times))
+    assert len(model.validation_ndcg_) >= 1

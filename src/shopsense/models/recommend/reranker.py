@@ -72,6 +72,7 @@ DEFAULT_SOURCES = ("ease", "als", "item-knn", "top-frequency", "bought-together"
 RANKERS = ("all", "new")
 BATCH = 512
 RECENT_DAYS = 30.0
+MIN_EARLY_STOPPING_USERS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,6 +340,8 @@ class LTRReranker(ScoringRecommender):
             )
         rng = np.random.default_rng(self.random_state)
         early = rng.random(len(users)) < 0.2
+        if len(users) < MIN_EARLY_STOPPING_USERS or early.all():
+            early[:] = False  # too few users to set some aside: no early stopping
         early_users = set(users[early].tolist())
         is_early = np.fromiter((u in early_users for u in owner.tolist()), bool, len(owner))
         params = {
@@ -500,7 +503,11 @@ class LTRReranker(ScoringRecommender):
         )
         price_n = np.bincount(flat_users[known_price], minlength=n_users)
         user_price = np.where(price_n > 0, price_sum / np.maximum(price_n, 1), np.nan)
-        columns["price_ratio"] = np.log(prices[items] / user_price[rows])
+        with np.errstate(divide="ignore", invalid="ignore"):  # a price of 0 is no band
+            ratio = prices[items] / user_price[rows]
+            columns["price_ratio"] = np.where(
+                (ratio > 0) & np.isfinite(ratio), np.log(ratio), np.nan
+            )
 
         if context.n_categories:
             category = context.category

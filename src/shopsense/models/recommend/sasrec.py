@@ -375,7 +375,7 @@ class SASRec(ScoringRecommender):
         device = next(network.parameters()).device
         tokens_np, lengths = self._padded(holdout.histories)
         order = np.argsort(lengths, kind="stable")  # similar lengths share a batch width
-        lists = np.empty((len(order), VALIDATION_CUTOFF), dtype=np.int64)
+        lists = np.full((len(order), VALIDATION_CUTOFF), -1, dtype=np.int64)
         with torch.no_grad():
             for start in range(0, len(order), SCORE_BATCH):
                 rows = order[start : start + SCORE_BATCH]
@@ -385,8 +385,10 @@ class SASRec(ScoringRecommender):
                 # Token t is item t - 1: prepend a padding column so tokens index the scores.
                 scores = torch.cat([torch.full_like(scores[:, :1], float("-inf")), scores], dim=1)
                 scores.scatter_(1, tokens, float("-inf"))
-                top = torch.topk(scores, VALIDATION_CUTOFF, dim=1).indices - 1
-                lists[rows] = top.cpu().numpy()
+                k = min(VALIDATION_CUTOFF, scores.shape[1])  # a tiny catalog has fewer
+                top = torch.topk(scores, k, dim=1)
+                codes = torch.where(torch.isfinite(top.values), top.indices - 1, -1)
+                lists[rows, :k] = codes.cpu().numpy()
         hits = relevance(lists, holdout.truth)
         return float(ndcg(hits, truth_sizes(holdout.truth), VALIDATION_CUTOFF).mean())
 
