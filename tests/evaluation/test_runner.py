@@ -163,6 +163,7 @@ def test_the_protocols_validation_targets_reach_models_that_stop_early(sequences
     assert [t.tolist() for t in model.validation.truth] == [
         t.tolist() for t in split.validation.truth
     ]
+    assert model.validation.times is split.validation.history_times  # the same clock
     # a validation split with its own (earlier) training data is no holdout of this one
     other = replace(
         split,

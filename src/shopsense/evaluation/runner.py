@@ -72,7 +72,12 @@ def fit_with_holdout(recommender: Recommender, split: Split) -> None:
     as the published protocol trains. Otherwise it holds out data itself."""
     validation = split.validation
     if accepts_holdout(recommender) and validation is not None and validation.train is split.train:
-        holdout = Holdout(histories=validation.histories, truth=validation.truth)
+        holdout = Holdout(
+            histories=validation.histories,
+            truth=validation.truth,
+            times=validation.history_times,
+            now=validation.now,
+        )
         recommender.fit(split.train, validation=holdout)  # type: ignore[call-arg]
     else:
         recommender.fit(split.train)

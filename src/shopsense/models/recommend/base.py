@@ -48,7 +48,9 @@ class Recommendations:
 @dataclass(frozen=True, slots=True)
 class Holdout:
     """Held-out targets for early stopping: ``truth[u]`` (item codes) follows
-    ``histories[u]``, and no truth item is in the training interactions.
+    ``histories[u]``, and no truth item is in the training interactions; ``times`` and
+    ``now`` as in :meth:`Recommender.recommend`, so that time-aware models learn from
+    the same clock they are served with.
 
     Models that stop early accept ``fit(interactions, validation=Holdout(...))``; without
     it they hold out part of the training data themselves.
@@ -56,10 +58,14 @@ class Holdout:
 
     histories: list[IntArray]
     truth: list[IntArray]
+    times: list[IntArray] | None = None
+    now: int | None = None
 
     def __post_init__(self) -> None:
         if len(self.histories) != len(self.truth):
             raise ValueError("histories and truth differ in length")
+        if self.times is not None and len(self.times) != len(self.histories):
+            raise ValueError("times and histories differ in length")
 
 
 @runtime_checkable

@@ -213,7 +213,9 @@ class LTRReranker(ScoringRecommender):
         if validation is not None:
             check_histories(validation.histories, interactions.n_items)
             sources = self._fit_sources(interactions, validation)
-            labelled = _Labelled(validation.histories, None, validation.truth, None)
+            labelled = _Labelled(
+                validation.histories, validation.times, validation.truth, validation.now
+            )
             stages.append((sources, _context(interactions), labelled))
         else:
             end = int(interactions.timestamps.max(initial=0))
