@@ -209,14 +209,11 @@ class LTRReranker(ScoringRecommender):
     def fit(self, interactions: Interactions, *, validation: Holdout | None = None) -> Self:
         """Fit the sources and the rankers; see the module docstring."""
         self._check_params()
-        stages: list[tuple[dict[str, Recommender], _Context, _Labelled]] = []
+        stages: list[tuple[dict[str, Recommender], _Context, Holdout]] = []
         if validation is not None:
             check_histories(validation.histories, interactions.n_items)
             sources = self._fit_sources(interactions, validation)
-            labelled = _Labelled(
-                validation.histories, validation.times, validation.truth, validation.now
-            )
-            stages.append((sources, _context(interactions), labelled))
+            stages.append((sources, _context(interactions), validation))
         else:
             end = int(interactions.timestamps.max(initial=0))
             days = self._holdout_days(interactions)
@@ -296,7 +293,7 @@ class LTRReranker(ScoringRecommender):
         self,
         sources: dict[str, Recommender],
         context: _Context,
-        labelled: _Labelled,
+        labelled: Holdout,
         *,
         exclude_seen: bool,
     ) -> tuple[FloatArray, FloatArray, IntArray]:
@@ -686,18 +683,7 @@ class LTRReranker(ScoringRecommender):
 # -- helpers -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Labelled:
-    """Users to learn ranking from: histories (with times, when real), the moment of the
-    request and the items that followed."""
-
-    histories: list[IntArray]
-    times: list[IntArray] | None
-    truth: list[IntArray]
-    now: int | None
-
-
-def _labels_after(interactions: Interactions, cutoff: int) -> _Labelled:
+def _labels_after(interactions: Interactions, cutoff: int) -> Holdout:
     """Users active before and after ``cutoff``: their history before it and the
     distinct items they had after it."""
     before = interactions.timestamps < cutoff
@@ -706,7 +692,7 @@ def _labels_after(interactions: Interactions, cutoff: int) -> _Labelled:
     sequences, stamps = early.sequences(), early.time_sequences()
     later = late.sequences()
     users = [u for u in range(interactions.n_users) if len(sequences[u]) and len(later[u])]
-    return _Labelled(
+    return Holdout(
         histories=[sequences[u] for u in users],
         times=[stamps[u] for u in users],
         truth=[np.unique(later[u]) for u in users],
