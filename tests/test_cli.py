@@ -23,9 +23,9 @@ def run(data_dir: Path, *args: str) -> str:
 
 def test_init_creates_a_migrated_store(tmp_path: Path) -> None:
     output = run(tmp_path / "shop", "init")
-    assert "schema version 1" in output
+    assert "schema version 2" in output
     assert (tmp_path / "shop" / "shopsense.duckdb").exists()
-    assert "schema version 1" in run(tmp_path / "shop", "init")  # safe to run again
+    assert "schema version 2" in run(tmp_path / "shop", "init")  # safe to run again
 
 
 def test_simulate_then_stats(tmp_path: Path) -> None:
@@ -156,12 +156,13 @@ def test_report_path_in_a_missing_folder_fails_before_importing(tmp_path: Path) 
 
 
 def test_demo_builds_the_shop_trains_and_registers_its_models(tmp_path: Path) -> None:
-    output = run(tmp_path, "demo")
+    output = run(tmp_path, "demo", "--no-serve")
     assert "demo shop ready" in output
     assert "leaderboard: temporal split" in output
     for model in ("popular", "item-knn", "ease", "als"):
         assert model in output
     assert "registered popular v1, item-knn v1, ease v1, als v1" in output
+    assert "bought-together v1" in output
     assert "best:" in output
     stats = json.loads(run(tmp_path, "stats", "--json"))
     assert stats["users"] == 3_000

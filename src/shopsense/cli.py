@@ -35,6 +35,7 @@ from rich.progress import (
 from rich.table import Table
 
 from shopsense import __version__
+from shopsense.cli_keys import keys_app
 from shopsense.core.errors import (
     ConfigurationError,
     ImportDataError,
@@ -56,6 +57,7 @@ from shopsense.evaluation.tuning import (
     tune,
 )
 from shopsense.models.recommend.registry import make_recommender
+from shopsense.serve.security import create_api_key
 from shopsense.store import Store, open_store
 from shopsense.training import BEST_MODEL, Selection, TrainingRun, select_best, train_models
 
@@ -68,6 +70,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(keys_app, name="keys")
 console = Console()
 error_console = Console(stderr=True)
 
@@ -446,8 +449,14 @@ def demo(
     path: Annotated[
         Path | None, typer.Option(help="The Online Retail file for --dataset online-retail.")
     ] = None,
+    serve_api: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the API when the shop is ready.")
+    ] = True,
+    host: Annotated[str | None, typer.Option(help="Interface to serve on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to serve on.")] = None,
 ) -> None:
-    """Build the embedded demo shop and show its statistics (safe to run again)."""
+    """Build the embedded demo shop, train its models and serve the API on localhost
+    (safe to run again; --no-serve stops after training)."""
     if dataset == "simulated":
         _simulate_into_store(ctx, DEMO_SHOP)
     elif dataset == "online-retail":
@@ -469,6 +478,51 @@ def demo(
     console.print(f"[green]demo shop ready[/green] in {_settings(ctx).resolved_store_url}")
     if run.failed:
         raise typer.Exit(code=1)
+    if serve_api:
+        with _open(ctx) as store:
+            _, token = create_api_key(store, name="demo", scopes=["admin"])
+        serve(ctx, host=host, port=port, token=token)
+
+
+# -- serve ---------------------------------------------------------------------------------
+
+
+def _serve_settings(settings: Settings, host: str | None, port: int | None) -> Settings:
+    changes = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
+    return settings.model_copy(update={"serve": settings.serve.model_copy(update=changes)})
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Interface (default: serve.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: serve.port).")] = None,
+    token: Annotated[str | None, typer.Option(hidden=True)] = None,
+) -> None:
+    """Serve the REST API (and /docs) until interrupted. API keys: `shopsense keys`."""
+    import uvicorn  # noqa: PLC0415  # only this command needs the server
+
+    from shopsense.serve import create_app  # noqa: PLC0415
+
+    settings = _serve_settings(_settings(ctx), host, port)
+    address = f"http://{settings.serve.host}:{settings.serve.port}"
+    console.print(f"[green]shopsense API[/green] on {address}  (docs: {address}/docs)")
+    if token is not None:
+        console.print(f"API key (admin, shown once): [bold]{token}[/bold]")
+        console.print(
+            f"try: curl -H 'Authorization: Bearer {token}' "
+            f"'{address}/v1/users/U00001/recommendations?n=5'"
+        )
+    elif settings.serve.require_api_keys:
+        console.print("API keys: create one with `shopsense keys create --name NAME --scope read`")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.serve.host,
+        port=settings.serve.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        server_header=False,
+    )
 
 
 def render_leaderboard(

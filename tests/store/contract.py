@@ -22,6 +22,8 @@ from shopsense.store.base import (
     ITEM_SCHEMA,
     ORDER_LINE_SCHEMA,
     USER_SCHEMA,
+    ApiKeyRecord,
+    ServedRecommendation,
     Store,
     orders_to_table,
 )
@@ -50,6 +52,19 @@ def order(order_id: str, user_id: str, *items: str, ts: datetime = T0) -> Order:
         user_id=user_id,
         ts=ts,
         lines=[OrderLine(item_id=item, quantity=1, price=2.5) for item in items],
+    )
+
+
+def served(rec_id: str, user_id: str | None, *, minutes: int = 0) -> ServedRecommendation:
+    return ServedRecommendation(
+        rec_id=rec_id,
+        user_id=user_id,
+        scenario="home",
+        model="ltr",
+        model_version=3,
+        items=("a", "b"),
+        ts=T0 + timedelta(minutes=minutes),
+        context={"n": 2},
     )
 
 
@@ -93,6 +108,7 @@ class StoreContract:
         store.append_events(make_events(10))
         result = store.append_events(make_events(15))
         assert result.inserted == 5
+        assert result.inserted_ids == {f"e{i}" for i in range(10, 15)}
         assert store.count_events() == 15
 
     def test_events_round_trip_every_field(self, store: Store) -> None:
@@ -330,14 +346,30 @@ class StoreContract:
         with pytest.raises(NotFoundError):
             store.get_order("o3")
 
+    def test_delete_order_removes_it_and_its_lines(self, store: Store) -> None:
+        store.upsert_orders([order("o1", "u1", "a", "b"), order("o2", "u2", "a")])
+        assert store.delete_order("o1") is True
+        assert store.delete_order("o1") is False
+        with pytest.raises(NotFoundError):
+            store.get_order("o1")
+        assert store.read_order_lines().column("order_id").to_pylist() == ["o2"]
+
     # -- erasure -------------------------------------------------------------------------
 
     def test_erase_user_removes_every_row_about_them(self, store: Store) -> None:
         store.append_events(make_events(9))
         store.upsert_users([User(user_id="u1"), User(user_id="u2")])
         store.upsert_orders([order("o1", "u1", "a", "b"), order("o2", "u2", "a")])
+        store.log_served([served("r1", "u1"), served("r2", "u2")])
         report = store.erase_user("u1")
-        assert report.deleted == {"events": 3, "order_lines": 2, "orders": 1, "users": 1}
+        assert report.deleted == {
+            "events": 3,
+            "order_lines": 2,
+            "orders": 1,
+            "users": 1,
+            "served_recommendations": 1,
+        }
+        assert [s.rec_id for s in store.read_served()] == ["r2"]
         assert store.read_events(user_id="u1").num_rows == 0
         assert "u1" not in store.read_order_lines().column("user_id").to_pylist()
         assert store.count_events() == 6
@@ -350,6 +382,39 @@ class StoreContract:
         store.append_events(make_events(3))
         assert store.erase_user("ghost").total == 0
         assert store.count_events() == 3
+
+    # -- API keys and served lists -------------------------------------------------------
+
+    def test_api_keys_round_trip_and_revoke(self, store: Store) -> None:
+        record = ApiKeyRecord(
+            key_id="k1",
+            name="web shop",
+            secret_hash="ab" * 32,
+            scopes=("ingest", "read"),
+            rate_limit=50.0,
+            created_at=T0,
+        )
+        store.add_api_key(record)
+        assert store.get_api_key("k1") == record
+        with pytest.raises(ValidationFailedError, match="exists"):
+            store.add_api_key(record)
+        revoked = store.revoke_api_key("k1")
+        assert not revoked.active and revoked.revoked_at is not None
+        assert store.revoke_api_key("k1").revoked_at == revoked.revoked_at
+        assert [key.key_id for key in store.list_api_keys()] == ["k1"]
+        with pytest.raises(NotFoundError):
+            store.get_api_key("nope")
+        with pytest.raises(NotFoundError):
+            store.revoke_api_key("nope")
+
+    def test_served_lists_are_logged_once_and_read_by_window(self, store: Store) -> None:
+        assert store.log_served([served("r1", "u1"), served("r2", None, minutes=5)]) == 2
+        assert store.log_served([served("r1", "u1")]) == 0
+        everything = store.read_served()
+        assert [s.rec_id for s in everything] == ["r1", "r2"]
+        assert everything[0] == served("r1", "u1")
+        assert [s.rec_id for s in store.read_served(start=T0 + timedelta(minutes=1))] == ["r2"]
+        assert [s.rec_id for s in store.read_served(user_id="u1")] == ["r1"]
 
     # -- model registry ------------------------------------------------------------------
 

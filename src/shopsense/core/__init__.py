@@ -1,11 +1,16 @@
 """Settings, the error tree, logging set-up, clocks and ids."""
 
 from shopsense.core.errors import (
+    AuthenticationError,
     ConfigurationError,
     ImportDataError,
     NotFittedError,
     NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    RateLimitedError,
     SchemaVersionError,
+    ServiceUnavailableError,
     ShopsenseError,
     StoreError,
     ValidationFailedError,
@@ -13,11 +18,16 @@ from shopsense.core.errors import (
 from shopsense.core.settings import Settings, get_settings
 
 __all__ = [
+    "AuthenticationError",
     "ConfigurationError",
     "ImportDataError",
     "NotFittedError",
     "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RateLimitedError",
     "SchemaVersionError",
+    "ServiceUnavailableError",
     "Settings",
     "ShopsenseError",
     "StoreError",

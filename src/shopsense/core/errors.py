@@ -9,6 +9,11 @@ that the CLI and the HTTP layer can map all of them with one handler::
     │   └── ImportDataError        code="import"           HTTP 422
     ├── NotFoundError              code="not_found"        HTTP 404
     ├── NotFittedError             code="not_fitted"       HTTP 409
+    ├── AuthenticationError        code="unauthenticated"  HTTP 401
+    ├── PermissionDeniedError      code="forbidden"        HTTP 403
+    ├── RateLimitedError           code="rate_limited"     HTTP 429
+    ├── PayloadTooLargeError       code="payload_too_large" HTTP 413
+    ├── ServiceUnavailableError    code="unavailable"      HTTP 503
     └── StoreError                 code="store"            HTTP 503
         └── SchemaVersionError     code="schema_version"   HTTP 503
 
@@ -80,6 +85,48 @@ class NotFittedError(ShopsenseError):
 
     code = "not_fitted"
     http_status = 409
+
+
+class AuthenticationError(ShopsenseError):
+    """No API key, or one that is unknown, malformed or revoked."""
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+class PermissionDeniedError(ShopsenseError):
+    """The API key is valid but lacks the scope the request needs."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class RateLimitedError(ShopsenseError):
+    """The API key sent more requests than its rate limit allows; ``retry_after`` is in
+    seconds."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(
+        self, message: str, *, retry_after: float = 1.0, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after
+
+
+class PayloadTooLargeError(ShopsenseError):
+    """A request body or batch is larger than the server accepts."""
+
+    code = "payload_too_large"
+    http_status = 413
+
+
+class ServiceUnavailableError(ShopsenseError):
+    """The server cannot answer now (models not loaded yet, shutting down); retry later."""
+
+    code = "unavailable"
+    http_status = 503
 
 
 class StoreError(ShopsenseError):

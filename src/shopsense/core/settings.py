@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -55,10 +55,118 @@ DEFAULT_RECOMMENDERS: tuple[str, ...] = (
     "ease",
     "als",
     "top-frequency",
+    "bought-together",
     "ltr",
 )
-"""The recommenders trained by default: fast on a CPU, strong baselines, and the
-re-ranker over them (the one usually served)."""
+"""The recommenders trained by default: fast on a CPU, strong baselines, the basket
+associations that serve the cart, and the re-ranker over them (usually the best)."""
+
+
+SCENARIOS: tuple[str, ...] = ("home", "item", "cart", "buy-again", "session")
+"""The recommendation scenarios the API serves (see ``docs/api.md``)."""
+
+API_SCOPES: tuple[str, ...] = ("ingest", "read", "admin")
+"""What an API key may do: send data, read recommendations and profiles, administer
+(train, keys, erasure). ``admin`` includes the other two."""
+
+
+class AttributeRule(BaseModel):
+    """Boost (``factor`` > 1) or bury (``factor`` < 1) items whose ``field`` equals
+    ``value``: ``brand``, ``category`` (any level of the path), or an attribute name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: str = Field(min_length=1, description="brand, category or an attribute name")
+    value: str | float | bool = Field(description="the value to match")
+    factor: float = Field(gt=0, description="score multiplier: > 1 boosts, < 1 buries")
+
+
+class BusinessRules(BaseModel):
+    """Rules applied to every recommendation list (a request may add its own)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    exclude_purchased: bool = Field(
+        default=True, description="Never recommend what the user bought (except buy-again)."
+    )
+    max_per_category: int | None = Field(
+        default=None, ge=1, description="At most this many items of one top category."
+    )
+    max_per_brand: int | None = Field(
+        default=None, ge=1, description="At most this many items of one brand."
+    )
+    boost: tuple[AttributeRule, ...] = Field(
+        default=(), description="Boost or bury items by attribute."
+    )
+    pinned: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="Items always shown first in a scenario, e.g. {'home': ['I1']}.",
+    )
+
+
+class ServeSettings(BaseModel):
+    """The API server (``shopsense serve``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = Field(default="127.0.0.1", description="Interface to listen on.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port to listen on.")
+    require_api_keys: bool = Field(
+        default=True, description="Every /v1 call needs an API key (except health)."
+    )
+    cors_origins: tuple[str, ...] = Field(
+        default=(), description="Origins allowed to call the API from a browser ('*': any)."
+    )
+    max_request_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, description="Largest request body accepted."
+    )
+    max_batch: int = Field(
+        default=10_000, ge=1, description="Most events (or items, users, orders) per request."
+    )
+    rate_limit: float = Field(
+        default=1000.0,
+        gt=0,
+        description="Requests per second per API key, unless the key sets one.",
+    )
+    rate_burst: float = Field(
+        default=2.0, ge=1, description="Bucket size as seconds of rate: bursts up to rate x burst."
+    )
+    history_length: int = Field(
+        default=100, ge=1, description="Recent item events kept per user for live scoring."
+    )
+    history_event_types: tuple[str, ...] = Field(
+        default=("view", "click", "add_to_cart", "purchase"),
+        description="Event types that make up the live history models score from.",
+    )
+    models: dict[str, str] = Field(
+        default_factory=lambda: {
+            "home": "best",
+            "item": "best",
+            "session": "best",
+            "similar": "item-knn",
+            "cart": "bought-together",
+            "buy-again": "top-frequency",
+            "fallback": "popular",
+        },
+        description="The registered model serving each scenario ('best': the winner of "
+        "the last training run; 'fallback' serves users the others cannot).",
+    )
+    trending_days: float = Field(
+        default=7.0, gt=0, description="The window of 'popular this week' and trending."
+    )
+    retrain_every_hours: float | None = Field(
+        default=24.0, gt=0, description="Retrain in the background this often; None: never."
+    )
+    rules: BusinessRules = Field(default_factory=BusinessRules)
+
+    @field_validator("retrain_every_hours", mode="before")
+    @classmethod
+    def _never(cls, value: Any) -> Any:
+        """``never`` (or off, none, null, empty) switches scheduled retraining off, so
+        that an environment variable can say it."""
+        if isinstance(value, str) and value.strip().lower() in ("", "never", "off", "none", "null"):
+            return None
+        return value
 
 
 def _config_file() -> Path:
@@ -127,6 +235,7 @@ class Settings(BaseSettings):
         default=("purchase",),
         description="Event types that models are trained on; empty: every item event.",
     )
+    serve: ServeSettings = Field(default_factory=ServeSettings)
 
     @field_validator("event_types", "item_event_types", "training_event_types")
     @classmethod

@@ -11,6 +11,8 @@ from shopsense.store.base import (
     ITEM_SCHEMA,
     ORDER_LINE_SCHEMA,
     USER_SCHEMA,
+    AccessStore,
+    ApiKeyRecord,
     AppendResult,
     CatalogStore,
     CustomerStore,
@@ -19,6 +21,7 @@ from shopsense.store.base import (
     EventSummary,
     ModelRegistry,
     ModelVersion,
+    ServedRecommendation,
     Store,
 )
 from shopsense.store.factory import open_store
@@ -29,6 +32,8 @@ __all__ = [
     "ITEM_SCHEMA",
     "ORDER_LINE_SCHEMA",
     "USER_SCHEMA",
+    "AccessStore",
+    "ApiKeyRecord",
     "AppendResult",
     "CatalogStore",
     "CustomerStore",
@@ -37,6 +42,7 @@ __all__ = [
     "EventSummary",
     "ModelRegistry",
     "ModelVersion",
+    "ServedRecommendation",
     "Store",
     "open_store",
 ]

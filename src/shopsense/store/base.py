@@ -41,6 +41,8 @@ __all__ = [
     "ORDER_LINE_SCHEMA",
     "TIMESTAMP",
     "USER_SCHEMA",
+    "AccessStore",
+    "ApiKeyRecord",
     "AppendResult",
     "CatalogStore",
     "CustomerStore",
@@ -50,6 +52,7 @@ __all__ = [
     "EventTableBuilder",
     "ModelRegistry",
     "ModelVersion",
+    "ServedRecommendation",
     "Store",
     "events_to_table",
     "items_to_table",
@@ -65,6 +68,8 @@ class AppendResult:
 
     received: int
     inserted: int
+    inserted_ids: frozenset[str] = frozenset()
+    """The ``event_id`` of each event this call stored (absent: repeats and known ids)."""
 
     @property
     def duplicates(self) -> int:
@@ -94,6 +99,39 @@ class ErasureReport:
     @property
     def total(self) -> int:
         return sum(self.deleted.values())
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    """A stored API key: never the secret itself, only its SHA-256 (see
+    :mod:`shopsense.serve.security`). ``rate_limit`` is requests per second (None: the
+    server's default); a revoked key has ``revoked_at``."""
+
+    key_id: str
+    name: str
+    secret_hash: str
+    scopes: tuple[str, ...]
+    rate_limit: float | None
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class ServedRecommendation:
+    """One recommendation list as it was served: what later events cite by ``rec_id``."""
+
+    rec_id: str
+    user_id: str | None
+    scenario: str
+    model: str
+    model_version: int | None
+    items: tuple[str, ...]
+    ts: datetime
+    context: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +233,10 @@ class CustomerStore(Protocol):
 
     def get_order(self, order_id: str) -> Order: ...
 
+    def delete_order(self, order_id: str) -> bool:
+        """Delete an order and its lines; False when there was none."""
+        ...
+
     def read_order_lines(
         self, *, start: datetime | None = None, end: datetime | None = None
     ) -> pa.Table:
@@ -232,13 +274,49 @@ class ModelRegistry(Protocol):
 
 
 @runtime_checkable
-class Store(EventStore, CatalogStore, CustomerStore, ModelRegistry, Protocol):
+class AccessStore(Protocol):
+    """API keys (hashed) and the log of served recommendation lists."""
+
+    def add_api_key(self, record: ApiKeyRecord) -> None:
+        """Store a new key; a ``key_id`` already stored is a ValidationFailedError."""
+        ...
+
+    def get_api_key(self, key_id: str) -> ApiKeyRecord:
+        """The key, or :class:`~shopsense.core.errors.NotFoundError`."""
+        ...
+
+    def list_api_keys(self) -> list[ApiKeyRecord]:
+        """Every key, revoked ones included, oldest first."""
+        ...
+
+    def revoke_api_key(self, key_id: str) -> ApiKeyRecord:
+        """Mark the key revoked (idempotent); NotFoundError when unknown."""
+        ...
+
+    def log_served(self, served: Sequence[ServedRecommendation]) -> int:
+        """Record served lists (a repeated ``rec_id`` is ignored); returns how many were new."""
+        ...
+
+    def read_served(
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        user_id: str | None = None,
+    ) -> list[ServedRecommendation]:
+        """Served lists with ``start <= ts < end``, ordered by ts."""
+        ...
+
+
+@runtime_checkable
+class Store(EventStore, CatalogStore, CustomerStore, ModelRegistry, AccessStore, Protocol):
     """A whole backend: the four narrow stores plus what spans them."""
 
     url: str
 
     def erase_user(self, user_id: str) -> ErasureReport:
-        """Delete every row about ``user_id`` (events, profile, orders) in one transaction."""
+        """Delete every row about ``user_id`` (events, profile, orders, served lists) in
+        one transaction."""
         ...
 
     def schema_version(self) -> int: ...

@@ -38,10 +38,12 @@ from shopsense.store.base import (
     ITEM_SCHEMA,
     ORDER_LINE_SCHEMA,
     USER_SCHEMA,
+    ApiKeyRecord,
     AppendResult,
     ErasureReport,
     EventSummary,
     ModelVersion,
+    ServedRecommendation,
     events_to_table,
     items_to_table,
     orders_to_table,
@@ -285,14 +287,14 @@ class DuckDBStore:
         if batch.num_rows == 0:
             return AppendResult(received=0, inserted=0)
         with self._registered("incoming_events", batch), self._transaction() as connection:
-            before = connection.execute("SELECT count(*) FROM events").fetchall()[0][0]
-            # OR IGNORE skips ids already stored and repeats inside the batch.
-            connection.execute(
+            # OR IGNORE skips ids already stored and repeats inside the batch; RETURNING
+            # gives the ids actually stored (a group commit tells each request its own).
+            inserted = connection.execute(
                 f"INSERT OR IGNORE INTO events ({_EVENT_COLUMNS}) "
-                f"SELECT {_EVENT_COLUMNS} FROM incoming_events"
-            )
-            after = connection.execute("SELECT count(*) FROM events").fetchall()[0][0]
-        return AppendResult(received=batch.num_rows, inserted=int(after - before))
+                f"SELECT {_EVENT_COLUMNS} FROM incoming_events RETURNING event_id"
+            ).fetchall()
+        ids = frozenset(str(row[0]) for row in inserted)
+        return AppendResult(received=batch.num_rows, inserted=len(ids), inserted_ids=ids)
 
     def read_events(
         self,
@@ -519,6 +521,14 @@ class DuckDBStore:
             ],
         )
 
+    def delete_order(self, order_id: str) -> bool:
+        with self._transaction() as connection:
+            connection.execute("DELETE FROM order_lines WHERE order_id = ?", [order_id])
+            deleted = connection.execute(
+                "DELETE FROM orders WHERE order_id = ? RETURNING order_id", [order_id]
+            ).fetchall()
+        return bool(deleted)
+
     def read_order_lines(
         self,
         *,
@@ -552,6 +562,7 @@ class DuckDBStore:
             ),
             "orders": "DELETE FROM orders WHERE user_id = ?",
             "users": "DELETE FROM users WHERE user_id = ?",
+            "served_recommendations": "DELETE FROM served_recommendations WHERE user_id = ?",
         }
         deleted: dict[str, int] = {}
         with self._transaction() as connection:
@@ -643,3 +654,112 @@ class DuckDBStore:
                 "UPDATE model_versions SET serving = (version = ?) WHERE name = ?", [version, name]
             )
         return self.get_model(name, version)
+
+    # -- API keys and served lists -------------------------------------------------------
+
+    _KEY_COLUMNS = "key_id, name, secret_hash, scopes, rate_limit, created_at, revoked_at"
+
+    @staticmethod
+    def _api_key(row: tuple[Any, ...]) -> ApiKeyRecord:
+        key_id, name, secret_hash, scopes, rate_limit, created_at, revoked_at = row
+        return ApiKeyRecord(
+            key_id=key_id,
+            name=name,
+            secret_hash=secret_hash,
+            scopes=tuple(scopes),
+            rate_limit=None if rate_limit is None else float(rate_limit),
+            created_at=created_at,
+            revoked_at=revoked_at,
+        )
+
+    def add_api_key(self, record: ApiKeyRecord) -> None:
+        with self._transaction() as connection:
+            exists = connection.execute(
+                "SELECT 1 FROM api_keys WHERE key_id = ?", [record.key_id]
+            ).fetchall()
+            if exists:
+                raise ValidationFailedError(f"an API key with key_id {record.key_id!r} exists")
+            connection.execute(
+                f"INSERT INTO api_keys ({self._KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    record.key_id,
+                    record.name,
+                    record.secret_hash,
+                    list(record.scopes),
+                    record.rate_limit,
+                    record.created_at,
+                    record.revoked_at,
+                ],
+            )
+
+    def get_api_key(self, key_id: str) -> ApiKeyRecord:
+        rows = self._query(f"SELECT {self._KEY_COLUMNS} FROM api_keys WHERE key_id = ?", [key_id])
+        if not rows:
+            raise NotFoundError(f"no API key with key_id {key_id!r}")
+        return self._api_key(rows[0])
+
+    def list_api_keys(self) -> list[ApiKeyRecord]:
+        rows = self._query(f"SELECT {self._KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_id")
+        return [self._api_key(row) for row in rows]
+
+    def revoke_api_key(self, key_id: str) -> ApiKeyRecord:
+        self.get_api_key(key_id)  # NotFoundError before touching anything
+        with self._transaction() as connection:
+            connection.execute(
+                "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE key_id = ?",
+                [utc_now(), key_id],
+            )
+        return self.get_api_key(key_id)
+
+    def log_served(self, served: Sequence[ServedRecommendation]) -> int:
+        if not served:
+            return 0
+        table = pa.table(
+            {
+                "rec_id": [s.rec_id for s in served],
+                "user_id": [s.user_id for s in served],
+                "scenario": [s.scenario for s in served],
+                "model": [s.model for s in served],
+                "model_version": pa.array([s.model_version for s in served], pa.int32()),
+                "items": pa.array([list(s.items) for s in served], pa.list_(pa.string())),
+                "ts": pa.array([s.ts for s in served], pa.timestamp("us", tz="UTC")),
+                "context": [json.dumps(s.context, sort_keys=True) for s in served],
+            }
+        )
+        with self._registered("incoming_served", table), self._transaction() as connection:
+            inserted = connection.execute(
+                "INSERT OR IGNORE INTO served_recommendations "
+                "SELECT rec_id, user_id, scenario, model, model_version, items, ts, "
+                "context::JSON FROM incoming_served RETURNING 1"
+            ).fetchall()
+        return len(inserted)
+
+    def read_served(
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        user_id: str | None = None,
+    ) -> list[ServedRecommendation]:
+        clauses, params = _window(start, end)
+        if user_id is not None:
+            clauses.append("user_id = ?")
+            params.append(user_id)
+        rows = self._query(
+            "SELECT rec_id, user_id, scenario, model, model_version, items, ts, "
+            f"context::VARCHAR FROM served_recommendations {_where(clauses)} ORDER BY ts, rec_id",
+            params,
+        )
+        return [
+            ServedRecommendation(
+                rec_id=rec_id,
+                user_id=user_id_,
+                scenario=scenario,
+                model=model,
+                model_version=None if version is None else int(version),
+                items=tuple(items),
+                ts=ts,
+                context=_json_object(context),
+            )
+            for rec_id, user_id_, scenario, model, version, items, ts, context in rows
+        ]

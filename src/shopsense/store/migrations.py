@@ -100,6 +100,35 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        version=2,
+        description="API keys (hashed) and the recommendation lists served (for attribution)",
+        statements=(
+            """
+            CREATE TABLE api_keys (
+                key_id       VARCHAR PRIMARY KEY,
+                name         VARCHAR NOT NULL,
+                secret_hash  VARCHAR NOT NULL,
+                scopes       VARCHAR[] NOT NULL,
+                rate_limit   DOUBLE,
+                created_at   TIMESTAMPTZ NOT NULL,
+                revoked_at   TIMESTAMPTZ
+            )
+            """,
+            """
+            CREATE TABLE served_recommendations (
+                rec_id        VARCHAR PRIMARY KEY,
+                user_id       VARCHAR,
+                scenario      VARCHAR NOT NULL,
+                model         VARCHAR NOT NULL,
+                model_version INTEGER,
+                items         VARCHAR[] NOT NULL,
+                ts            TIMESTAMPTZ NOT NULL,
+                context       JSON
+            )
+            """,
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

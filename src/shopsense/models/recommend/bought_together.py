@@ -115,6 +115,7 @@ class BoughtTogether(ArrayArtifacts, ScoringRecommender):
     cooccurrence_: sp.csr_matrix | None = None
     basket_counts_: FloatArray | None = None
     n_baskets_: IntArray | None = None
+    _scores_cache: tuple[sp.csr_matrix, sp.csr_matrix] | None = None
 
     def __init__(
         self,
@@ -184,11 +185,17 @@ class BoughtTogether(ArrayArtifacts, ScoringRecommender):
         return sp.csr_matrix((values, (coo.row, coo.col)), shape=counts.shape)
 
     def association_scores(self) -> sp.csr_matrix:
-        """CSR float64 ``[n_items, n_items]``: the ``measure`` of each kept rule ``i -> j``."""
+        """CSR float64 ``[n_items, n_items]``: the ``measure`` of each kept rule ``i -> j``
+        (computed once per fitted state: serving asks for it on every request)."""
         check_fitted(self, "cooccurrence_")
         assert self.cooccurrence_ is not None and self.basket_counts_ is not None
         assert self.n_baskets_ is not None
-        return self._measure_of(self.cooccurrence_, self.basket_counts_, int(self.n_baskets_[0]))
+        cached = self._scores_cache
+        if cached is not None and cached[0] is self.cooccurrence_:
+            return cached[1]
+        scores = self._measure_of(self.cooccurrence_, self.basket_counts_, int(self.n_baskets_[0]))
+        self._scores_cache = (self.cooccurrence_, scores)
+        return scores
 
     def associations(self, item_code: int) -> ItemAssociations:
         """The kept rules ``item_code -> j`` with their support, confidence and lift,

@@ -1,0 +1,149 @@
+"""The models in service: loaded from the registry, mapped onto the server's item codes,
+and swapped as one immutable :class:`ModelSet` (a request reads one snapshot from start
+to end, so a retrain that lands mid-request cannot mix versions).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import numpy as np
+import numpy.typing as npt
+
+from shopsense.core.errors import ConfigurationError, NotFoundError
+from shopsense.core.ids import utc_now
+from shopsense.core.settings import ServeSettings
+from shopsense.models.recommend.base import Recommender
+from shopsense.models.recommend.registry import RECOMMENDERS
+from shopsense.serve.catalog import ServingCatalog
+from shopsense.store.base import ModelVersion, Store
+from shopsense.training.recommenders import BEST_MODEL, ITEM_IDS_FILE
+
+logger = logging.getLogger(__name__)
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedModel:
+    """A fitted recommender with the maps between its item codes and the server's."""
+
+    name: str
+    version: int
+    model: Recommender
+    to_global: IntArray  # model code -> global code
+    to_model: IntArray  # global code -> model code (-1: unknown to the model)
+
+    def model_codes(self, items: npt.ArrayLike) -> IntArray:
+        """Model codes of global codes; -1 where the model does not know the item."""
+        codes = np.asarray(items, dtype=np.int64)
+        result = np.full(len(codes), -1, dtype=np.int64)
+        inside = codes < len(self.to_model)
+        result[inside] = self.to_model[codes[inside]]
+        return result
+
+    @property
+    def n_items(self) -> int:
+        return len(self.to_global)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSet:
+    """What serves each scenario (``ServeSettings.models`` keys) right now."""
+
+    by_scenario: dict[str, LoadedModel] = field(default_factory=dict)
+    versions: tuple[ModelVersion, ...] = ()
+    loaded_at: datetime = field(default_factory=utc_now)
+
+    def get(self, scenario: str) -> LoadedModel | None:
+        return self.by_scenario.get(scenario)
+
+    def describe(self) -> dict[str, dict[str, str | int]]:
+        """Scenario -> model name and version, for health and metrics."""
+        return {
+            scenario: {"model": loaded.name, "version": loaded.version}
+            for scenario, loaded in sorted(self.by_scenario.items())
+        }
+
+
+def artifact_directory(version: ModelVersion) -> Path:
+    """The directory of a registered artifact (``file://`` URI or a plain path)."""
+    parsed = urlparse(version.artifact_uri)
+    if parsed.scheme in ("", "file"):
+        return Path(unquote(parsed.path if parsed.scheme else version.artifact_uri))
+    raise ConfigurationError(
+        f"model {version.name} v{version.version} lives at {version.artifact_uri}; "
+        "only local artifacts (file://) can be served"
+    )
+
+
+def load_version(version: ModelVersion, catalog: ServingCatalog) -> LoadedModel:
+    """Read a registered version's artifact and map its vocabulary into ``catalog``."""
+    directory = artifact_directory(version)
+    if version.name not in RECOMMENDERS:
+        raise ConfigurationError(f"the registry names an unknown recommender {version.name!r}")
+    if not directory.exists():
+        raise NotFoundError(
+            f"the artifact of {version.name} v{version.version} is missing at {directory}; "
+            "retrain with `shopsense train`"
+        )
+    model = RECOMMENDERS[version.name].load(directory)
+    item_ids = json.loads((directory / ITEM_IDS_FILE).read_text())
+    to_global = np.asarray(catalog.ensure(item_ids), dtype=np.int64)
+    to_model = np.full(len(catalog), -1, dtype=np.int64)
+    to_model[to_global] = np.arange(len(to_global), dtype=np.int64)
+    return LoadedModel(
+        name=version.name,
+        version=version.version,
+        model=model,
+        to_global=to_global,
+        to_model=to_model,
+    )
+
+
+def load_model_set(store: Store, settings: ServeSettings, catalog: ServingCatalog) -> ModelSet:
+    """Load the serving version of each scenario's model (``'best'`` follows the
+    pointer that ``shopsense train`` registers). A scenario whose model is not trained
+    is left out (the engine falls back); a model that fails to load is logged and
+    left out the same way."""
+    serving = {version.name: version for version in store.list_models() if version.serving}
+    loaded: dict[tuple[str, int], LoadedModel] = {}
+    by_scenario: dict[str, LoadedModel] = {}
+    in_service: dict[tuple[str, int], ModelVersion] = {}
+    for scenario, name in settings.models.items():
+        version = serving.get(name)
+        if name == BEST_MODEL and version is not None:
+            try:
+                version = store.get_model(
+                    str(version.params["model"]), int(version.params["version"])
+                )
+            except (KeyError, NotFoundError) as error:
+                logger.error(
+                    "the %r pointer is broken (%s); %s is not served", name, error, scenario
+                )
+                continue
+        if version is None:
+            logger.warning("no trained %r model: scenario %s falls back", name, scenario)
+            continue
+        key = (version.name, version.version)
+        if key not in loaded:
+            try:
+                loaded[key] = load_version(version, catalog)
+            except Exception as error:  # one broken artifact must not stop serving
+                logger.error("cannot load %s v%d: %s", version.name, version.version, error)
+                continue
+            in_service[key] = version
+        by_scenario[scenario] = loaded[key]
+    logger.info(
+        "models in service: %s",
+        ", ".join(f"{s}={m.name} v{m.version}" for s, m in sorted(by_scenario.items())) or "none",
+    )
+    return ModelSet(by_scenario=by_scenario, versions=tuple(in_service.values()))
+
+
+__all__ = ["LoadedModel", "ModelSet", "artifact_directory", "load_model_set", "load_version"]

@@ -1,0 +1,1 @@
+"""The /v1 routers: thin, they parse, check scopes and call the services."""

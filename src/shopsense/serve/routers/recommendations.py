@@ -1,0 +1,267 @@
+"""Recommendations: a user's lists by scenario, an anonymous session's, similar and
+bought-together items. Every list gets a ``rec_id`` and is logged for attribution."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from shopsense.core.errors import ValidationFailedError
+from shopsense.core.ids import new_id
+from shopsense.core.settings import AttributeRule, BusinessRules
+from shopsense.serve.deps import Server
+from shopsense.serve.engine import (
+    RecommendationList,
+    RecommendationRequest,
+    Recommended,
+    merge_rules,
+)
+from shopsense.serve.ingest import served_record
+from shopsense.serve.schemas import (
+    BoughtTogetherItem,
+    BoughtTogetherOut,
+    ModelRef,
+    ReasonOut,
+    RecommendationsOut,
+    RecommendedItem,
+    Rules,
+    SessionRequest,
+    SimilarOut,
+)
+from shopsense.serve.security import ReadKey
+from shopsense.serve.state import ServerState
+
+router = APIRouter(tags=["recommendations"])
+
+Count = Annotated[int, Query(ge=1, le=100, description="How many items (1 to 100).")]
+IdList = Annotated[str | None, Query(description="Comma-separated item ids.", max_length=20_000)]
+
+
+def _ids(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _boosts(values: list[str] | None) -> tuple[AttributeRule, ...] | None:
+    """``field:value:factor`` query values as rules."""
+    if not values:
+        return None
+    rules = []
+    for index, text in enumerate(values):
+        field, _, rest = text.partition(":")
+        value, _, factor = rest.rpartition(":")
+        try:
+            rules.append(AttributeRule(field=field, value=value, factor=float(factor)))
+        except ValueError:
+            raise ValidationFailedError(
+                f"boost {text!r} must read field:value:factor, e.g. brand:Acme:1.5",
+                details={
+                    "errors": [{"field": f"query.boost[{index}]", "message": "field:value:factor"}]
+                },
+            ) from None
+    return tuple(rules)
+
+
+def item_out(server: ServerState, recommended: Recommended) -> dict[str, Any]:
+    facts = server.catalog.facts(recommended.item)
+    reason = recommended.reason
+    return {
+        "item_id": facts.item_id,
+        "score": round(recommended.score, 6),
+        "reason": ReasonOut(code=reason.code, text=reason.text, item_id=reason.item_id),
+        "title": facts.title,
+        "category": list(facts.category),
+        "brand": facts.brand,
+        "price": facts.price,
+    }
+
+
+def _serve(
+    server: ServerState, result: RecommendationList, context: dict[str, Any]
+) -> RecommendationsOut:
+    items = [RecommendedItem(**item_out(server, r)) for r in result.items]
+    server.served.add(
+        served_record(
+            rec_id=result.rec_id,
+            user_id=result.user_id,
+            scenario=result.scenario,
+            model=result.model,
+            model_version=result.model_version,
+            items=[item.item_id for item in items],
+            context=context,
+        )
+    )
+    server.metrics.recommendations.labels(scenario=result.scenario, model=result.model).inc()
+    return RecommendationsOut(
+        rec_id=result.rec_id,
+        scenario=result.scenario,
+        user_id=result.user_id,
+        model=ModelRef(name=result.model, version=result.model_version),
+        cold_start=result.cold_start,
+        items=items,
+    )
+
+
+def _rules(
+    base: BusinessRules,
+    scenario: str,
+    rules: Rules | None = None,
+    *,
+    diversity: int | None = None,
+    max_per_brand: int | None = None,
+    boost: tuple[AttributeRule, ...] | None = None,
+    pin: tuple[str, ...] = (),
+) -> BusinessRules:
+    pinned = tuple(rules.pinned or ()) if rules else ()
+    pinned = (*pin, *pinned)
+    return merge_rules(
+        base,
+        exclude_purchased=rules.exclude_purchased if rules else None,
+        max_per_category=diversity or (rules.max_per_category if rules else None),
+        max_per_brand=max_per_brand or (rules.max_per_brand if rules else None),
+        boost=(*(boost or ()), *((rules.boost or ()) if rules else ())) or None,
+        pinned={scenario: pinned} if pinned else None,
+    )
+
+
+@router.get(
+    "/users/{user_id}/recommendations",
+    response_model=RecommendationsOut,
+    summary="Recommendations for a user",
+)
+async def recommend_for_user(
+    user_id: str,
+    server: Server,
+    key: ReadKey,
+    n: Count = 10,
+    scenario: Annotated[
+        Literal["home", "item", "cart", "buy-again"],
+        Query(
+            description="home: personal feed; item: on an item page (needs item_id); "
+            "cart: complements of the cart; buy-again: what they may need again"
+        ),
+    ] = "home",
+    item_id: Annotated[
+        str | None, Query(description="The item page's item (scenario=item).")
+    ] = None,
+    items: IdList = None,
+    category: Annotated[
+        str | None, Query(description="Only items in this category (any level).")
+    ] = None,
+    exclude: IdList = None,
+    diversity: Annotated[
+        int | None, Query(ge=1, description="At most this many per category.")
+    ] = None,
+    max_per_brand: Annotated[
+        int | None, Query(ge=1, description="At most this many per brand.")
+    ] = None,
+    boost: Annotated[
+        list[str] | None, Query(description="field:value:factor, e.g. brand:Acme:1.5 (repeatable)")
+    ] = None,
+    pin: Annotated[
+        list[str] | None, Query(description="Item ids to show first (repeatable).")
+    ] = None,
+) -> RecommendationsOut:
+    """The user's list for a scenario, scored from their history as it is now (an event
+    sent a moment ago counts). An unknown user gets what is popular now (``cold_start``).
+    ``items`` is the cart for ``scenario=cart`` (default: the cart from their events)."""
+    request = RecommendationRequest(
+        scenario=scenario,
+        n=n,
+        user_id=user_id,
+        item_id=item_id,
+        items=_ids(items),
+        category=category,
+        exclude=_ids(exclude),
+        rules=_rules(
+            server.settings.serve.rules,
+            scenario,
+            diversity=diversity,
+            max_per_brand=max_per_brand,
+            boost=_boosts(boost),
+            pin=tuple(pin or ()),
+        ),
+    )
+    result = server.engine.recommend(request)
+    return _serve(server, result, {"n": n, "item_id": item_id, "category": category})
+
+
+@router.post(
+    "/sessions/recommendations",
+    response_model=RecommendationsOut,
+    summary="Recommendations for an anonymous session",
+)
+async def recommend_for_session(
+    body: SessionRequest, server: Server, key: ReadKey
+) -> RecommendationsOut:
+    """For a shopper without an account: the items (or events) of their session, most
+    recent last, stand in for a history."""
+    events = tuple((event.item_id, event.type) for event in body.events)
+    request = RecommendationRequest(
+        scenario="session",
+        n=body.n,
+        items=tuple(body.items),
+        session_events=events,
+        category=body.category,
+        exclude=tuple(body.exclude),
+        rules=_rules(server.settings.serve.rules, "session", body.rules),
+    )
+    result = server.engine.recommend(request)
+    return _serve(server, result, {"n": body.n, "session_id": body.session_id})
+
+
+@router.get("/items/{item_id}/similar", response_model=SimilarOut, summary="Items like this one")
+async def similar_items(item_id: str, server: Server, key: ReadKey, n: Count = 10) -> SimilarOut:
+    """Items similar to ``item_id`` (shoppers who want one want the other); a new item
+    no model knows yet gets the items whose descriptions are closest."""
+    found = server.engine.similar(item_id, n)
+    rec_id = new_id()
+    items = [RecommendedItem(**item_out(server, r)) for r in found]
+    server.served.add(
+        served_record(
+            rec_id=rec_id,
+            user_id=None,
+            scenario="similar",
+            model=(m.name if (m := server.engine.models.get("similar")) else "content"),
+            model_version=m.version if m else None,
+            items=[item.item_id for item in items],
+            context={"item_id": item_id, "n": n},
+        )
+    )
+    server.metrics.recommendations.labels(
+        scenario="similar", model=m.name if m else "content"
+    ).inc()
+    return SimilarOut(item_id=item_id, rec_id=rec_id, items=items)
+
+
+@router.get(
+    "/items/{item_id}/bought-together",
+    response_model=BoughtTogetherOut,
+    summary="Items often bought with this one",
+)
+async def bought_together(
+    item_id: str, server: Server, key: ReadKey, n: Count = 10
+) -> BoughtTogetherOut:
+    """Association rules from baskets: confidence (share of this item's baskets with the
+    other) and lift (how much likelier than chance). Empty when no basket holds it."""
+    found = server.engine.bought_together(item_id, n)
+    rec_id = new_id()
+    items = [
+        BoughtTogetherItem(
+            **item_out(server, recommended), confidence=round(confidence, 6), lift=round(lift, 6)
+        )
+        for recommended, confidence, lift in found
+    ]
+    m = server.engine.models.get("cart")
+    server.served.add(
+        served_record(
+            rec_id=rec_id,
+            user_id=None,
+            scenario="bought-together",
+            model=m.name if m else "none",
+            model_version=m.version if m else None,
+            items=[item.item_id for item in items],
+            context={"item_id": item_id, "n": n},
+        )
+    )
+    return BoughtTogetherOut(item_id=item_id, rec_id=rec_id, items=items)
