@@ -415,31 +415,53 @@ class RecommendationEngine:
             cart = self.histories.cart(request.user_id)
         else:
             cart = []
-        loaded = models.get("cart")
         for code in cart:
             allowed[code] = False
-        if not cart or loaded is None:
+        if not cart:
             return self._home(models, request, history, purchases, allowed)
         cart_events = [HistoryEvent(item=code, ts=self._now(), type="add_to_cart") for code in cart]
-        items, scores = self._rank(loaded, cart_events, allowed, self._pool_size(request))
+        k = self._pool_size(request)
         pool = _Pool()
-        matrix = _association_matrix(loaded)
-        cart_codes = loaded.model_codes(cart)
-        for item, score in zip(items.tolist(), scores.tolist(), strict=True):
-            reason = Reason("popular", "popular with shoppers now")
-            if matrix is not None and (cart_codes >= 0).any():
-                strengths = np.asarray(
-                    matrix[cart_codes[cart_codes >= 0]][:, int(loaded.to_model[item])].toarray()
-                ).ravel()
-                if strengths.max(initial=0.0) > 0:
-                    best = int(np.asarray(cart)[cart_codes >= 0][int(strengths.argmax())])
-                    reason = Reason(
-                        "bought_together",
-                        f"often bought with {self.catalog.display_name(best)}",
-                        self.catalog.item_id(best),
-                    )
-            pool.add(item, score, reason)
-        return pool, loaded
+        # First what baskets say (association rules), then what the same shoppers
+        # bought (the item-item model): small shops have few multi-item baskets.
+        served_by: LoadedModel | None = None
+        for scenario, code in (("cart", "bought_together"), ("similar", "also_bought")):
+            loaded = models.get(scenario)
+            if loaded is None or len(pool) >= k:
+                continue
+            matrix = _item_item_matrix(loaded)
+            cart_codes = loaded.model_codes(cart)
+            known = cart_codes >= 0
+            if matrix is None or not known.any():
+                continue
+            related = np.asarray(matrix[cart_codes[known]].sum(axis=0)).ravel()
+            candidates = loaded.to_global[np.flatnonzero(related > 0)]
+            remaining = allowed.copy()
+            remaining[np.asarray(pool.items, dtype=np.int64)] = False
+            items, _ = self._rank(
+                loaded, cart_events, remaining, k - len(pool), candidates=candidates
+            )
+            if len(items) == 0:
+                continue
+            served_by = served_by or loaded
+            strengths = matrix[cart_codes[known]][:, loaded.model_codes(items)].toarray()
+            anchors = np.asarray(cart, dtype=np.int64)[known]
+            for column, item in enumerate(items.tolist()):
+                anchor = int(anchors[int(strengths[:, column].argmax())])
+                name = self.catalog.display_name(anchor)
+                text = (
+                    f"often bought with {name}"
+                    if code == "bought_together"
+                    else f"shoppers who bought {name} also bought this"
+                )
+                # The two models score on different scales: the list's score is its
+                # rank (basket rules first), comparable within the list only.
+                pool.add(
+                    item, 1.0 / (1 + len(pool)), Reason(code, text, self.catalog.item_id(anchor))
+                )
+        if served_by is None:
+            return self._home(models, request, history, purchases, allowed)
+        return pool, served_by
 
     def _buy_again(
         self,
@@ -679,7 +701,9 @@ class RecommendationEngine:
                 continue
             chosen.append(Recommended(item, _finite(scores[index]), pool.reasons[index]))
             taken.add(item)
-        if len(chosen) < request.n:
+        # A short list is filled with what is popular now; "buy it again" lists only
+        # what the user bought.
+        if len(chosen) < request.n and request.scenario != "buy-again":
             filler = self._popular_pool(self.models, request, allowed)
             for item, score, reason in zip(
                 filler.items, filler.scores, filler.reasons, strict=True
@@ -692,11 +716,13 @@ class RecommendationEngine:
         return chosen
 
 
-def _association_matrix(loaded: LoadedModel) -> Any:
-    """The cart model's item -> item association scores when it has them (cached by
-    the model)."""
+def _item_item_matrix(loaded: LoadedModel) -> Any:
+    """A model's sparse item -> item matrix when it has one: association scores of the
+    basket model (cached by it), or the neighbour similarity of item-kNN."""
     scores = getattr(loaded.model, "association_scores", None)
-    return scores() if callable(scores) else None
+    if callable(scores):
+        return scores()
+    return getattr(loaded.model, "similarity_", None)
 
 
 def _unit_scores(scores: FloatArray) -> FloatArray:

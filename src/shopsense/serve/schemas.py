@@ -74,7 +74,8 @@ class OrderPatch(_Body):
 
 class ReasonOut(BaseModel):
     code: str = Field(
-        description="because_you, bought_together, buy_again, similar, new_item, trending, "
+        description="because_you, bought_together, also_bought, buy_again, similar, new_item, "
+        "trending, "
         "popular, seen, personal or pinned"
     )
     text: str = Field(description="The reason in words, for the shopper.")
