@@ -236,10 +236,18 @@ def create_key(data_dir: Path, env: dict[str, str], console: Console) -> str:
     output = run_cli(
         data_dir, ["keys", "create", "--name", "bench", "--scope", "admin"], env, console
     )
-    for word in output.replace('"', " ").replace("'", " ").split():
-        if word.startswith("ss_"):
-            return word
-    raise SystemExit(f"no ss_... token in the output of `shopsense keys create`:\n{output}")
+    token = parse_token(output)
+    if token is None:
+        raise SystemExit(f"no ss_... token in the output of `shopsense keys create`:\n{output}")
+    return token
+
+
+def parse_token(output: str) -> str | None:
+    """The token in ``keys create``'s output: the line that is one ``ss_...`` word."""
+    for line in output.splitlines():
+        if line.strip().startswith("ss_") and len(line.split()) == 1:
+            return line.strip()
+    return None
 
 
 def free_port() -> int:

@@ -425,7 +425,7 @@ class RecommendationEngine:
         # First what baskets say (association rules), then what the same shoppers
         # bought (the item-item model): small shops have few multi-item baskets.
         served_by: LoadedModel | None = None
-        for scenario, code in (("cart", "bought_together"), ("similar", "also_bought")):
+        for scenario, reason_code in (("cart", "bought_together"), ("similar", "also_bought")):
             loaded = models.get(scenario)
             if loaded is None or len(pool) >= k:
                 continue
@@ -451,13 +451,15 @@ class RecommendationEngine:
                 name = self.catalog.display_name(anchor)
                 text = (
                     f"often bought with {name}"
-                    if code == "bought_together"
+                    if reason_code == "bought_together"
                     else f"shoppers who bought {name} also bought this"
                 )
                 # The two models score on different scales: the list's score is its
                 # rank (basket rules first), comparable within the list only.
                 pool.add(
-                    item, 1.0 / (1 + len(pool)), Reason(code, text, self.catalog.item_id(anchor))
+                    item,
+                    1.0 / (1 + len(pool)),
+                    Reason(reason_code, text, self.catalog.item_id(anchor)),
                 )
         if served_by is None:
             return self._home(models, request, history, purchases, allowed)
