@@ -20,7 +20,8 @@ from shopsense.serve.state import ServerState
 RecordT = TypeVar("RecordT", bound=BaseModel)
 
 
-def get_server(request: Request) -> ServerState:
+async def get_server(request: Request) -> ServerState:
+    # A coroutine: a plain function would cost every request a hop to the thread pool.
     server: ServerState = request.app.state.server
     if not server.ready:
         raise ServiceUnavailableError("the server is starting or stopping; retry in a moment")
@@ -67,6 +68,8 @@ async def parse_records(
         )
     limit = server.settings.serve.max_batch
     if len(records) > limit:
+        if key == "events":
+            server.metrics.events_rejected.labels(reason="batch_too_large").inc(len(records))
         raise PayloadTooLargeError(
             f"{len(records):,} {key} in one request; at most {limit:,} are accepted, "
             "split the batch"

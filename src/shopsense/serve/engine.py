@@ -444,7 +444,7 @@ class RecommendationEngine:
             if len(items) == 0:
                 continue
             served_by = served_by or loaded
-            strengths = matrix[cart_codes[known]][:, loaded.model_codes(items)].toarray()
+            strengths = csr_block(matrix, cart_codes[known], loaded.model_codes(items))
             anchors = np.asarray(cart, dtype=np.int64)[known]
             for column, item in enumerate(items.tolist()):
                 anchor = int(anchors[int(strengths[:, column].argmax())])
@@ -566,11 +566,7 @@ class RecommendationEngine:
         if loaded is not None and matrix is not None and len(recent):
             history_codes = loaded.model_codes(history_gids)
             item_codes = loaded.model_codes(items)
-            strengths = np.zeros((len(recent), len(items)))
-            rows, columns = history_codes >= 0, item_codes >= 0
-            if rows.any() and columns.any():
-                block = matrix[history_codes[rows]][:, item_codes[columns]].toarray()
-                strengths[np.ix_(rows, columns)] = block
+            strengths = csr_block(matrix, history_codes, item_codes)
             # Later history items explain better at equal similarity.
             strengths *= np.linspace(0.8, 1.0, len(recent))[:, np.newaxis]
         reasons: list[Reason] = []
@@ -725,6 +721,29 @@ def _item_item_matrix(loaded: LoadedModel) -> Any:
     if callable(scores):
         return scores()
     return getattr(loaded.model, "similarity_", None)
+
+
+def csr_block(matrix: Any, rows: IntArray, columns: IntArray) -> FloatArray:
+    """``matrix[rows][:, columns]`` as a dense array, 0 where a code is -1: a direct
+    gather from the CSR arrays (scipy's fancy indexing builds two matrices per call,
+    which dominates a single request)."""
+    block = np.zeros((len(rows), len(columns)))
+    valid_rows = np.flatnonzero(rows >= 0)
+    valid_columns = np.flatnonzero(columns >= 0)
+    if len(valid_rows) == 0 or len(valid_columns) == 0:
+        return block
+    starts = matrix.indptr[rows[valid_rows]]
+    lengths = matrix.indptr[rows[valid_rows] + 1] - starts
+    offsets = np.repeat(starts - np.cumsum(np.r_[0, lengths[:-1]]), lengths)
+    positions = offsets + np.arange(int(lengths.sum()))
+    found = matrix.indices[positions]
+    order = np.argsort(columns[valid_columns], kind="stable")
+    wanted = columns[valid_columns][order]
+    where = np.clip(np.searchsorted(wanted, found), 0, len(wanted) - 1)
+    hit = wanted[where] == found
+    row_of = np.repeat(valid_rows, lengths)
+    block[row_of[hit], valid_columns[order[where[hit]]]] = matrix.data[positions[hit]]
+    return block
 
 
 def _unit_scores(scores: FloatArray) -> FloatArray:

@@ -237,6 +237,7 @@ class ServerState:
 
     def _on_stored(self, table: pa.Table, inserted: frozenset[str]) -> None:
         """After a commit: the new item events join the live histories (each id once)."""
+        self.metrics.commits.inc()
         rows = table.select(["event_id", "user_id", "item_id", "ts", "type"])
         rows = rows.filter(pc.is_valid(rows.column("item_id")))
         if rows.num_rows == 0:

@@ -80,6 +80,7 @@ class ImplicitALS(ArrayArtifacts, ScoringRecommender):
     learned: ClassVar[tuple[str, ...]] = ("item_factors_", "popularity_")
     item_factors_: npt.NDArray[np.float32] | None = None
     popularity_: FloatArray | None = None
+    _solver_cache: tuple[npt.NDArray[np.float32], FloatArray, FloatArray] | None = None
 
     def __init__(
         self,
@@ -143,12 +144,9 @@ class ImplicitALS(ArrayArtifacts, ScoringRecommender):
     def user_factors(self, histories: list[IntArray]) -> FloatArray:
         """float64 ``[len(histories), factors]``: each history's least-squares user factor
         ``(Y^T C_u Y + lambda I)^-1 Y^T C_u p(u)`` (zeros for an empty history)."""
-        check_fitted(self, "item_factors_")
-        assert self.item_factors_ is not None
-        item_factors = self.item_factors_.astype(np.float64)
+        item_factors, gram = self._solver_parts()
         check_histories(histories, len(item_factors))
         counts = history_matrix(histories, len(item_factors))
-        gram = item_factors.T @ item_factors + self.regularization * np.eye(item_factors.shape[1])
         systems = np.broadcast_to(gram, (len(histories), *gram.shape)).copy()
         targets = np.zeros((len(histories), item_factors.shape[1]))
         for row in range(len(histories)):
@@ -163,9 +161,23 @@ class ImplicitALS(ArrayArtifacts, ScoringRecommender):
         solved = np.linalg.solve(systems, targets[..., np.newaxis])[..., 0]
         return np.asarray(solved, dtype=np.float64)
 
+    def _solver_parts(self) -> tuple[FloatArray, FloatArray]:
+        """The item factors in float64 and ``Y^T Y + lambda I``, computed once per fitted
+        state: serving folds in one user per request, and recomputing the Gram matrix
+        (``n_items x factors^2``) each time would cost more than the solve."""
+        check_fitted(self, "item_factors_")
+        assert self.item_factors_ is not None
+        cached = self._solver_cache
+        if cached is not None and cached[0] is self.item_factors_:
+            return cached[1], cached[2]
+        item_factors = self.item_factors_.astype(np.float64)
+        gram = item_factors.T @ item_factors + self.regularization * np.eye(item_factors.shape[1])
+        self._solver_cache = (self.item_factors_, item_factors, gram)
+        return item_factors, gram
+
     def score_histories(self, histories: list[IntArray]) -> FloatArray:
-        assert self.item_factors_ is not None and self.popularity_ is not None
-        scores = self.user_factors(histories) @ self.item_factors_.T.astype(np.float64)
+        assert self.popularity_ is not None
+        scores = self.user_factors(histories) @ self._solver_parts()[0].T
         return cold_rows_to_popularity(scores, histories, self.popularity_)
 
     def similar_items(self, item_codes: IntArray, n: int) -> Recommendations:

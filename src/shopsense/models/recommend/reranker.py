@@ -72,6 +72,8 @@ DEFAULT_SOURCES = ("ease", "als", "item-knn", "top-frequency", "bought-together"
 RANKERS = ("all", "new")
 BATCH = 512
 RECENT_DAYS = 30.0
+SMALL_BATCH = 8
+"""Up to this many histories, top-k runs in numpy (see :func:`_top_k`)."""
 MIN_EARLY_STOPPING_USERS = 10
 
 
@@ -703,7 +705,13 @@ def _labels_after(interactions: Interactions, cutoff: int) -> Holdout:
 def _top_k(scores: FloatArray, k: int) -> IntArray:
     """Column indices of each row's ``k`` best scores, best first. torch's ``topk``
     (already a dependency) is several times faster than ``np.argpartition`` over rows
-    of thousands of items, and this runs once per source per batch."""
+    of thousands of items, and this runs once per source per batch; a few rows (a
+    served request) go faster through numpy, without torch's thread pool."""
+    if scores.shape[0] <= SMALL_BATCH:
+        k = min(k, scores.shape[1])
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
+        return np.asarray(np.take_along_axis(part, order, axis=1), dtype=np.int64)
     import torch  # noqa: PLC0415  # only when needed: importing stays light
 
     top = torch.topk(torch.from_numpy(scores), k, dim=1, largest=True, sorted=True).indices
