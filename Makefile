@@ -14,7 +14,7 @@ DATASETS ?= ../shared/datasets
 .PHONY: help install demo test check format bench clean
 
 help:
-	@echo "make demo   - set up .venv, build the embedded demo shop and show it"
+	@echo "make demo   - set up .venv, build the demo shop, train, serve the API on localhost"
 	@echo "make test   - set up .venv and run the whole test suite"
 	@echo "make check  - ruff and mypy --strict"
 	@echo "make bench  - benchmarks (results in benchmarks/results/)"
@@ -49,6 +49,7 @@ bench: install
 	$(BIN)/python benchmarks/ingest.py $(DATASETS)/online-retail/online_retail.csv.gz
 	$(BIN)/python benchmarks/simulate.py
 	$(BIN)/python benchmarks/recommend.py --datasets $(DATASETS)
+	$(BIN)/python benchmarks/serve.py --datasets $(DATASETS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache shopsense-data

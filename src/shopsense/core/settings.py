@@ -151,6 +151,13 @@ class ServeSettings(BaseModel):
         description="The registered model serving each scenario ('best': the winner of "
         "the last training run; 'fallback' serves users the others cannot).",
     )
+    latency_budget_ms: float | None = Field(
+        default=2.5,
+        gt=0,
+        description="Median time one personal list may take to score (measured on live "
+        "histories when models load). 'best' over budget serves the next best model "
+        "that fits; None: no budget. 2.5 ms holds 200 requests/s on one core.",
+    )
     trending_days: float = Field(
         default=7.0, gt=0, description="The window of 'popular this week' and trending."
     )
@@ -159,11 +166,11 @@ class ServeSettings(BaseModel):
     )
     rules: BusinessRules = Field(default_factory=BusinessRules)
 
-    @field_validator("retrain_every_hours", mode="before")
+    @field_validator("retrain_every_hours", "latency_budget_ms", mode="before")
     @classmethod
     def _never(cls, value: Any) -> Any:
-        """``never`` (or off, none, null, empty) switches scheduled retraining off, so
-        that an environment variable can say it."""
+        """``never`` (or off, none, null, empty) switches the option off, so that an
+        environment variable can say it."""
         if isinstance(value, str) and value.strip().lower() in ("", "never", "off", "none", "null"):
             return None
         return value

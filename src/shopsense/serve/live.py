@@ -233,6 +233,23 @@ class LiveHistories:
             other=True,
         )
 
+    def sample(self, n: int, seed: int = 0) -> list[tuple[list[int], list[int]]]:
+        """Up to ``n`` users' histories (item codes, times), drawn with ``seed`` among
+        users who have one: what a typical request scores."""
+        with self._lock:
+            users = [user for user, events in self._recent.items() if events]
+            if not users:
+                return []
+            rng = np.random.default_rng(seed)
+            chosen = rng.choice(len(users), min(n, len(users)), replace=False).tolist()
+            return [
+                (
+                    [event.item for event in self._recent[users[i]]],
+                    [event.ts for event in self._recent[users[i]]],
+                )
+                for i in chosen
+            ]
+
     def knows(self, user_id: str) -> bool:
         return user_id in self._recent or user_id in self._purchases
 

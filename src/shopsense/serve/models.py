@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -54,11 +55,15 @@ class LoadedModel:
 
 @dataclass(frozen=True, slots=True)
 class ModelSet:
-    """What serves each scenario (``ServeSettings.models`` keys) right now."""
+    """What serves each scenario (``ServeSettings.models`` keys) right now; the
+    measured ``latency_ms`` of the personal models timed, and ``notes[scenario]`` when a
+    scenario is not served by the model configured (and why)."""
 
     by_scenario: dict[str, LoadedModel] = field(default_factory=dict)
     versions: tuple[ModelVersion, ...] = ()
     loaded_at: datetime = field(default_factory=utc_now)
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
 
     def get(self, scenario: str) -> LoadedModel | None:
         return self.by_scenario.get(scenario)
@@ -106,21 +111,97 @@ def load_version(version: ModelVersion, catalog: ServingCatalog) -> LoadedModel:
     )
 
 
-def load_model_set(store: Store, settings: ServeSettings, catalog: ServingCatalog) -> ModelSet:
+REPEAT_ONLY = frozenset({"top-frequency", "buy-again"})
+"""Models that only re-rank what a user already bought: never a stand-in for ``best``
+in personal feeds, which exclude purchases."""
+LATENCY_SAMPLES = 15
+
+Sample = list[tuple[list[int], list[int]]]
+"""Histories to time models on: (global item codes, Unix seconds), oldest first."""
+
+
+def median_latency_ms(loaded: LoadedModel, sample: Sample, now: int) -> float:
+    """Median milliseconds of one single-history ``recommend`` over ``sample``, as a
+    request runs it (every item a candidate, the history in the model's codes)."""
+    timings: list[float] = []
+    for items, stamps in sample[:LATENCY_SAMPLES]:
+        codes = loaded.model_codes(items)
+        known = codes >= 0
+        times = np.asarray(stamps, dtype=np.int64)[known]
+        started = time.perf_counter()
+        loaded.model.recommend([codes[known]], 30, exclude_seen=False, times=[times], now=now)
+        timings.append((time.perf_counter() - started) * 1000.0)
+    return float(np.median(timings)) if timings else 0.0
+
+
+def _ranked_by_validation(
+    serving: dict[str, ModelVersion], best: ModelVersion
+) -> list[ModelVersion]:
+    """Serving versions trained on the same data as ``best``, best first by the
+    validation metric that chose it (what ``shopsense train`` compares)."""
+    metric = best.metrics.get("primary_metric")
+
+    def score(version: ModelVersion) -> float:
+        value = (version.metrics.get("validation") or {}).get(metric)
+        return float(value) if isinstance(value, int | float) else float("-inf")
+
+    candidates = [
+        version
+        for version in serving.values()
+        if version.name not in (BEST_MODEL, best.name, *REPEAT_ONLY)
+        and version.data_fingerprint == best.data_fingerprint
+    ]
+    return sorted(candidates, key=lambda version: -score(version))
+
+
+def load_model_set(
+    store: Store,
+    settings: ServeSettings,
+    catalog: ServingCatalog,
+    *,
+    sample: Sample | None = None,
+    now: int = 0,
+) -> ModelSet:
     """Load the serving version of each scenario's model (``'best'`` follows the
     pointer that ``shopsense train`` registers). A scenario whose model is not trained
     is left out (the engine falls back); a model that fails to load is logged and
-    left out the same way."""
+    left out the same way.
+
+    With a latency budget and a ``sample`` of live histories, ``'best'`` is timed on
+    them; over budget, the scenario is served by the next best model (by validation
+    metric, repeat-only models excepted) that fits, and ``notes`` says so."""
     serving = {version.name: version for version in store.list_models() if version.serving}
     loaded: dict[tuple[str, int], LoadedModel] = {}
     by_scenario: dict[str, LoadedModel] = {}
     in_service: dict[tuple[str, int], ModelVersion] = {}
+    latency: dict[str, float] = {}
+    notes: dict[str, str] = {}
+
+    def load(version: ModelVersion) -> LoadedModel | None:
+        key = (version.name, version.version)
+        if key not in loaded:
+            try:
+                loaded[key] = load_version(version, catalog)
+            except Exception as error:  # one broken artifact must not stop serving
+                logger.error("cannot load %s v%d: %s", version.name, version.version, error)
+                return None
+            in_service[key] = version
+        return loaded[key]
+
+    def timed(model: LoadedModel) -> float:
+        name = f"{model.name} v{model.version}"
+        if name not in latency:
+            latency[name] = round(median_latency_ms(model, sample or [], now), 3)
+        return latency[name]
+
+    budget = settings.latency_budget_ms
     for scenario, name in settings.models.items():
         version = serving.get(name)
-        if name == BEST_MODEL and version is not None:
+        pointer = version if name == BEST_MODEL else None
+        if pointer is not None:
             try:
                 version = store.get_model(
-                    str(version.params["model"]), int(version.params["version"])
+                    str(pointer.params["model"]), int(pointer.params["version"])
                 )
             except (KeyError, NotFoundError) as error:
                 logger.error(
@@ -130,20 +211,34 @@ def load_model_set(store: Store, settings: ServeSettings, catalog: ServingCatalo
         if version is None:
             logger.warning("no trained %r model: scenario %s falls back", name, scenario)
             continue
-        key = (version.name, version.version)
-        if key not in loaded:
-            try:
-                loaded[key] = load_version(version, catalog)
-            except Exception as error:  # one broken artifact must not stop serving
-                logger.error("cannot load %s v%d: %s", version.name, version.version, error)
-                continue
-            in_service[key] = version
-        by_scenario[scenario] = loaded[key]
+        model = load(version)
+        if model is None:
+            continue
+        if pointer is not None and budget is not None and sample and timed(model) > budget:
+            for alternative in _ranked_by_validation(serving, version):
+                candidate = load(alternative)
+                if candidate is not None and timed(candidate) <= budget:
+                    notes[scenario] = (
+                        f"{model.name} v{model.version} takes {timed(model):.1f} ms per list, "
+                        f"over the {budget:g} ms budget (serve.latency_budget_ms): serving "
+                        f"{candidate.name} v{candidate.version} ({timed(candidate):.1f} ms), "
+                        "the next best by validation that fits"
+                    )
+                    logger.warning("%s: %s", scenario, notes[scenario])
+                    model = candidate
+                    break
+        by_scenario[scenario] = model
+    used = {(model.name, model.version) for model in by_scenario.values()}
     logger.info(
         "models in service: %s",
         ", ".join(f"{s}={m.name} v{m.version}" for s, m in sorted(by_scenario.items())) or "none",
     )
-    return ModelSet(by_scenario=by_scenario, versions=tuple(in_service.values()))
+    return ModelSet(
+        by_scenario=by_scenario,
+        versions=tuple(v for key, v in in_service.items() if key in used),
+        latency_ms=latency,
+        notes=notes,
+    )
 
 
 __all__ = ["LoadedModel", "ModelSet", "artifact_directory", "load_model_set", "load_version"]

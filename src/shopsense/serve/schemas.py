@@ -216,6 +216,12 @@ class TrainingOut(BaseModel):
 class ModelsOut(BaseModel):
     in_service: dict[str, ModelRef] = Field(description="Scenario -> model serving it.")
     loaded_at: datetime
+    latency_ms: dict[str, float] = Field(
+        description="Median ms per list of the personal models timed at load."
+    )
+    notes: dict[str, str] = Field(
+        description="Why a scenario is not served by its configured model (e.g. over budget)."
+    )
     versions: list[ModelVersionOut]
     training: TrainingOut
 

@@ -33,6 +33,8 @@ from shopsense.training.recommenders import train_models
 logger = logging.getLogger(__name__)
 
 MICROSECONDS = 1_000_000
+LATENCY_SAMPLE_USERS = 15
+"""Users whose live histories time the models at load (serve.latency_budget_ms)."""
 
 
 def _seconds(timestamps: pa.ChunkedArray[Any]) -> list[int]:
@@ -225,7 +227,13 @@ class ServerState:
 
     def reload_models(self) -> None:
         """Load the registry's serving versions and swap them in atomically."""
-        models = load_model_set(self.store, self.settings.serve, self.catalog)
+        models = load_model_set(
+            self.store,
+            self.settings.serve,
+            self.catalog,
+            sample=self.histories.sample(LATENCY_SAMPLE_USERS),
+            now=self.histories.trending.latest,
+        )
         self.engine.swap(models)
         self.metrics.set_models(models.describe())
 

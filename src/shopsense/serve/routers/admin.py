@@ -34,6 +34,8 @@ async def list_models(server: Server, key: ReadKey) -> ModelsOut:
             for scenario, loaded in sorted(models.by_scenario.items())
         },
         loaded_at=models.loaded_at,
+        latency_ms=models.latency_ms,
+        notes=models.notes,
         versions=[
             ModelVersionOut(
                 name=v.name,

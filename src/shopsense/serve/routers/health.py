@@ -29,6 +29,7 @@ def _readiness(server: ServerState) -> dict[str, Any]:
     return {
         "status": "ready" if server.ready else "starting",
         "models": server.engine.models.describe(),
+        "model_notes": server.engine.models.notes,
         "writer": "running" if server.writer.running else "stopped",
         "live_users": len(server.histories),
         "items": len(server.catalog),
