@@ -17,7 +17,7 @@ A request runs in four steps:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,13 +99,16 @@ class RecommendationRequest:
 
 @dataclass(slots=True)
 class _Pool:
-    """Candidates in rank order with scores and reasons (mutable while building)."""
+    """Candidates in rank order with scores and reasons (mutable while building). A
+    reason may be None and filled by ``explain(items)`` once the list is chosen, so
+    that only the items shown are explained."""
 
     items: list[int] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
-    reasons: list[Reason] = field(default_factory=list)
+    reasons: list[Reason | None] = field(default_factory=list)
+    explain: Callable[[list[int]], list[Reason]] | None = None
 
-    def add(self, item: int, score: float, reason: Reason) -> None:
+    def add(self, item: int, score: float, reason: Reason | None) -> None:
         self.items.append(item)
         self.scores.append(score)
         self.reasons.append(reason)
@@ -333,11 +336,13 @@ class RecommendationEngine:
         ):
             return self._popular_pool(models, request, allowed), None
         items, scores = self._rank(loaded, history, allowed, self._pool_size(request))
-        pool = _Pool()
-        for item, score, reason in zip(
-            items, scores, self._personal_reasons(models, items, history, purchases), strict=True
-        ):
-            pool.add(int(item), float(score), reason)
+        pool = _Pool(
+            explain=lambda chosen: self._personal_reasons(
+                models, np.asarray(chosen, dtype=np.int64), history, purchases
+            )
+        )
+        for item, score in zip(items.tolist(), scores.tolist(), strict=True):
+            pool.add(item, score, None)
         self._add_new_items(pool, loaded, history, allowed, request.n)
         return pool, loaded
 
@@ -367,7 +372,10 @@ class RecommendationEngine:
             len(pool),
             candidates=np.asarray(pool.items, dtype=np.int64),
         )
-        reason_of = dict(zip(pool.items, pool.reasons, strict=True))
+        reason_of = {
+            item: reason or Reason("similar", "similar to what you looked at")
+            for item, reason in zip(pool.items, pool.reasons, strict=True)
+        }
         ranked = _Pool()
         for item, score in zip(items.tolist(), scores.tolist(), strict=True):
             ranked.add(item, score, reason_of[item])
@@ -525,13 +533,14 @@ class RecommendationEngine:
         top = float(weights[0]) if len(weights) else 1.0
         days = self.settings.trending_days
         window = "this week" if days == 7 else f"in the last {days:g} days"
-        for item, weight in zip(trending.tolist(), weights.tolist(), strict=True):
-            if item < len(allowed) and allowed[item]:
-                category = request.category or self._top_category(item)
-                where = f" in {category}" if category else ""
-                pool.add(item, 1.0 + weight / top, Reason("trending", f"popular{where} {window}"))
-                if len(pool) == k:
-                    return pool
+        inside = trending < len(allowed)
+        usable = np.flatnonzero(inside)[allowed[trending[inside]]][:k]
+        for item, weight in zip(trending[usable].tolist(), weights[usable].tolist(), strict=True):
+            category = request.category or self._top_category(item)
+            where = f" in {category}" if category else ""
+            pool.add(item, 1.0 + weight / top, Reason("trending", f"popular{where} {window}"))
+        if len(pool) == k:
+            return pool
         fallback = models.get("fallback")
         if fallback is not None:
             seen = set(pool.items)
@@ -570,6 +579,7 @@ class RecommendationEngine:
             # Later history items explain better at equal similarity.
             strengths *= np.linspace(0.8, 1.0, len(recent))[:, np.newaxis]
         reasons: list[Reason] = []
+        seen = set(history_gids.tolist())
         for column, item in enumerate(items.tolist()):
             if item in purchases:
                 reasons.append(self._rebuy_reason(purchases[item]))
@@ -586,7 +596,7 @@ class RecommendationEngine:
                         )
                     )
                     continue
-            if item in set(history_gids.tolist()):
+            if item in seen:
                 reasons.append(Reason("seen", "you looked at this recently"))
                 continue
             reasons.append(Reason("personal", "picked for you from what shoppers like you buy"))
@@ -660,14 +670,14 @@ class RecommendationEngine:
                 hits = self.catalog.matches(items[order].tolist(), rule.field, rule.value)
                 adjusted[hits] *= rule.factor
             order = order[np.argsort(-adjusted, kind="stable")]
-        chosen: list[Recommended] = []
+        chosen: list[tuple[int, float, Reason | None]] = []
         taken: set[int] = set()
         finite = scores[np.isfinite(scores)]
         pinned_score = float(finite.max()) + 1.0 if len(finite) else 1.0
         for item_id in rules.pinned.get(request.scenario, ()):
             code = self.catalog.code(item_id)
             if code is not None and code < len(allowed) and allowed[code] and code not in taken:
-                chosen.append(Recommended(code, pinned_score, Reason("pinned", "featured")))
+                chosen.append((code, pinned_score, Reason("pinned", "featured")))
                 taken.add(code)
         per_category: dict[int, int] = {}
         per_brand: dict[int, int] = {}
@@ -697,7 +707,7 @@ class RecommendationEngine:
             item = int(items[index])
             if item in taken or not fits(item):
                 continue
-            chosen.append(Recommended(item, _finite(scores[index]), pool.reasons[index]))
+            chosen.append((item, _finite(scores[index]), pool.reasons[index]))
             taken.add(item)
         # A short list is filled with what is popular now; "buy it again" lists only
         # what the user bought.
@@ -709,9 +719,17 @@ class RecommendationEngine:
                 if len(chosen) >= request.n:
                     break
                 if item not in taken and fits(item):
-                    chosen.append(Recommended(item, _finite(score), reason))
+                    chosen.append((item, _finite(score), reason))
                     taken.add(item)
-        return chosen
+        unexplained = [item for item, _, reason in chosen if reason is None]
+        explained: dict[int, Reason] = {}
+        if unexplained and pool.explain is not None:
+            explained = dict(zip(unexplained, pool.explain(unexplained), strict=True))
+        fallback = Reason("personal", "picked for you from what shoppers like you buy")
+        return [
+            Recommended(item, score, reason or explained.get(item, fallback))
+            for item, score, reason in chosen
+        ]
 
 
 def _item_item_matrix(loaded: LoadedModel) -> Any:

@@ -185,9 +185,13 @@ class ServerState:
         self.trainer = Trainer(self)
         self.ready = False
         self.started_at: datetime | None = None
+        self._thread_limits: Any = None
 
     def start(self) -> None:
         started = time.perf_counter()
+        # One request scores one history: BLAS and OpenMP thread pools only add
+        # hand-offs and spinning threads that take the core the event loop needs.
+        self._thread_limits = threadpool_limits(limits=1)
         self.catalog.update_from_table(self.store.read_items())
         types = sorted(
             {*self.settings.serve.history_event_types, PURCHASE, ADD_TO_CART, REMOVE_FROM_CART}
@@ -242,6 +246,9 @@ class ServerState:
         self.trainer.stop()
         self.served.stop()
         self.writer.stop()
+        if self._thread_limits is not None:
+            self._thread_limits.restore_original_limits()
+            self._thread_limits = None
 
     def _on_stored(self, table: pa.Table, inserted: frozenset[str]) -> None:
         """After a commit: the new item events join the live histories (each id once)."""

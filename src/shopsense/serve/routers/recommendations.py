@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from shopsense.core.errors import ValidationFailedError
 from shopsense.core.ids import new_id
@@ -124,6 +125,36 @@ def _rules(
     )
 
 
+class RecommendQuery(BaseModel):
+    """The query of ``GET /v1/users/{user_id}/recommendations`` (one model: FastAPI
+    validates it in one pass instead of a dozen separate parameters)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n: int = Field(default=10, ge=1, le=100, description="How many items (1 to 100).")
+    scenario: Literal["home", "item", "cart", "buy-again"] = Field(
+        default="home",
+        description="home: personal feed; item: on an item page (needs item_id); "
+        "cart: complements of the cart; buy-again: what they may need again",
+    )
+    item_id: str | None = Field(default=None, description="The item page's item (scenario=item).")
+    items: str | None = Field(
+        default=None, max_length=20_000, description="The cart: comma-separated item ids."
+    )
+    category: str | None = Field(default=None, description="Only items in this category.")
+    exclude: str | None = Field(
+        default=None, max_length=20_000, description="Comma-separated item ids to leave out."
+    )
+    diversity: int | None = Field(default=None, ge=1, description="At most this many per category.")
+    max_per_brand: int | None = Field(
+        default=None, ge=1, description="At most this many per brand."
+    )
+    boost: list[str] = Field(
+        default_factory=list, description="field:value:factor, e.g. brand:Acme:1.5 (repeatable)"
+    )
+    pin: list[str] = Field(default_factory=list, description="Items to show first (repeatable).")
+
+
 @router.get(
     "/users/{user_id}/recommendations",
     response_model=RecommendationsOut,
@@ -133,57 +164,32 @@ async def recommend_for_user(
     user_id: str,
     server: Server,
     key: ReadKey,
-    n: Count = 10,
-    scenario: Annotated[
-        Literal["home", "item", "cart", "buy-again"],
-        Query(
-            description="home: personal feed; item: on an item page (needs item_id); "
-            "cart: complements of the cart; buy-again: what they may need again"
-        ),
-    ] = "home",
-    item_id: Annotated[
-        str | None, Query(description="The item page's item (scenario=item).")
-    ] = None,
-    items: IdList = None,
-    category: Annotated[
-        str | None, Query(description="Only items in this category (any level).")
-    ] = None,
-    exclude: IdList = None,
-    diversity: Annotated[
-        int | None, Query(ge=1, description="At most this many per category.")
-    ] = None,
-    max_per_brand: Annotated[
-        int | None, Query(ge=1, description="At most this many per brand.")
-    ] = None,
-    boost: Annotated[
-        list[str] | None, Query(description="field:value:factor, e.g. brand:Acme:1.5 (repeatable)")
-    ] = None,
-    pin: Annotated[
-        list[str] | None, Query(description="Item ids to show first (repeatable).")
-    ] = None,
+    query: Annotated[RecommendQuery, Query()],
 ) -> RecommendationsOut:
     """The user's list for a scenario, scored from their history as it is now (an event
     sent a moment ago counts). An unknown user gets what is popular now (``cold_start``).
     ``items`` is the cart for ``scenario=cart`` (default: the cart from their events)."""
     request = RecommendationRequest(
-        scenario=scenario,
-        n=n,
+        scenario=query.scenario,
+        n=query.n,
         user_id=user_id,
-        item_id=item_id,
-        items=_ids(items),
-        category=category,
-        exclude=_ids(exclude),
+        item_id=query.item_id,
+        items=_ids(query.items),
+        category=query.category,
+        exclude=_ids(query.exclude),
         rules=_rules(
             server.settings.serve.rules,
-            scenario,
-            diversity=diversity,
-            max_per_brand=max_per_brand,
-            boost=_boosts(boost),
-            pin=tuple(pin or ()),
+            query.scenario,
+            diversity=query.diversity,
+            max_per_brand=query.max_per_brand,
+            boost=_boosts(query.boost),
+            pin=tuple(query.pin),
         ),
     )
     result = server.engine.recommend(request)
-    return _serve(server, result, {"n": n, "item_id": item_id, "category": category})
+    return _serve(
+        server, result, {"n": query.n, "item_id": query.item_id, "category": query.category}
+    )
 
 
 @router.post(
