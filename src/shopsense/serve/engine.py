@@ -27,6 +27,7 @@ import numpy.typing as npt
 from shopsense.core.errors import NotFoundError, ValidationFailedError
 from shopsense.core.ids import new_id
 from shopsense.core.settings import BusinessRules, ServeSettings
+from shopsense.models.recommend._common import ScoringRecommender
 from shopsense.serve.catalog import ServingCatalog
 from shopsense.serve.content import ContentIndex
 from shopsense.serve.live import SECONDS_PER_DAY, HistoryEvent, LiveHistories
@@ -306,9 +307,24 @@ class RecommendationEngine:
             codes = loaded.model_codes(candidates)
             restricted[codes[codes >= 0]] = True
             allowed_codes &= restricted
-        pool = np.flatnonzero(allowed_codes)
-        if len(pool) == 0:
+        n_allowed = int(np.count_nonzero(allowed_codes))
+        if n_allowed == 0:
             return np.empty(0, dtype=np.int64), np.empty(0)
+        model = loaded.model
+        if isinstance(model, ScoringRecommender) and _ranks_by_scores(model):
+            # The model's own ranking, without its batch machinery: one history, one
+            # dense row of scores, the disallowed items masked, one partial sort.
+            row = np.array(
+                model.score_in_context([history_codes[known]], [stamps], self._now())[0],
+                dtype=np.float64,
+            )
+            row[~allowed_codes] = -np.inf
+            top = min(k, n_allowed)
+            best = np.argpartition(-row, top - 1)[:top] if top < len(row) else np.arange(len(row))
+            best = best[np.lexsort((best, -row[best]))]
+            best = best[np.isfinite(row[best])]
+            return loaded.to_global[best], row[best]
+        pool = np.flatnonzero(allowed_codes)
         ranked = loaded.model.recommend(
             [history_codes[known]],
             min(k, len(pool)),
@@ -730,6 +746,13 @@ class RecommendationEngine:
             Recommended(item, score, reason or explained.get(item, fallback))
             for item, score, reason in chosen
         ]
+
+
+def _ranks_by_scores(model: ScoringRecommender) -> bool:
+    """Whether ``model`` ranks with the shared ``recommend`` over its scores (so its
+    row of scores can be ranked directly; the re-ranker has its own)."""
+    recommend: object = getattr(type(model), "recommend", None)
+    return recommend is ScoringRecommender.recommend
 
 
 def _item_item_matrix(loaded: LoadedModel) -> Any:

@@ -177,7 +177,11 @@ class ImplicitALS(ArrayArtifacts, ScoringRecommender):
 
     def score_histories(self, histories: list[IntArray]) -> FloatArray:
         assert self.popularity_ is not None
-        scores = self.user_factors(histories) @ self._solver_parts()[0].T
+        assert self.item_factors_ is not None
+        # float32 item factors: half the memory to stream per request than float64,
+        # and ranking does not need more precision.
+        user_factors = self.user_factors(histories).astype(np.float32)
+        scores = np.asarray(user_factors @ self.item_factors_.T, dtype=np.float64)
         return cold_rows_to_popularity(scores, histories, self.popularity_)
 
     def similar_items(self, item_codes: IntArray, n: int) -> Recommendations:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from shopsense.core.errors import ValidationFailedError
@@ -61,6 +61,13 @@ def _boosts(values: list[str] | None) -> tuple[AttributeRule, ...] | None:
                 },
             ) from None
     return tuple(rules)
+
+
+def _json(body: BaseModel) -> Response:
+    """The body serialised once by its own model. The routes declare ``response_model``
+    for the docs; answering a ``Response`` spares FastAPI a second validation of what
+    was just built from validated parts."""
+    return Response(content=body.model_dump_json(), media_type="application/json")
 
 
 def item_out(server: ServerState, recommended: Recommended) -> dict[str, Any]:
@@ -165,7 +172,7 @@ async def recommend_for_user(
     server: Server,
     key: ReadKey,
     query: Annotated[RecommendQuery, Query()],
-) -> RecommendationsOut:
+) -> Response:
     """The user's list for a scenario, scored from their history as it is now (an event
     sent a moment ago counts). An unknown user gets what is popular now (``cold_start``).
     ``items`` is the cart for ``scenario=cart`` (default: the cart from their events)."""
@@ -187,8 +194,8 @@ async def recommend_for_user(
         ),
     )
     result = server.engine.recommend(request)
-    return _serve(
-        server, result, {"n": query.n, "item_id": query.item_id, "category": query.category}
+    return _json(
+        _serve(server, result, {"n": query.n, "item_id": query.item_id, "category": query.category})
     )
 
 
@@ -197,9 +204,7 @@ async def recommend_for_user(
     response_model=RecommendationsOut,
     summary="Recommendations for an anonymous session",
 )
-async def recommend_for_session(
-    body: SessionRequest, server: Server, key: ReadKey
-) -> RecommendationsOut:
+async def recommend_for_session(body: SessionRequest, server: Server, key: ReadKey) -> Response:
     """For a shopper without an account: the items (or events) of their session, most
     recent last, stand in for a history."""
     events = tuple((event.item_id, event.type) for event in body.events)
@@ -213,11 +218,11 @@ async def recommend_for_session(
         rules=_rules(server.settings.serve.rules, "session", body.rules),
     )
     result = server.engine.recommend(request)
-    return _serve(server, result, {"n": body.n, "session_id": body.session_id})
+    return _json(_serve(server, result, {"n": body.n, "session_id": body.session_id}))
 
 
 @router.get("/items/{item_id}/similar", response_model=SimilarOut, summary="Items like this one")
-async def similar_items(item_id: str, server: Server, key: ReadKey, n: Count = 10) -> SimilarOut:
+async def similar_items(item_id: str, server: Server, key: ReadKey, n: Count = 10) -> Response:
     """Items similar to ``item_id`` (shoppers who want one want the other); a new item
     no model knows yet gets the items whose descriptions are closest."""
     found = server.engine.similar(item_id, n)
@@ -237,7 +242,7 @@ async def similar_items(item_id: str, server: Server, key: ReadKey, n: Count = 1
     server.metrics.recommendations.labels(
         scenario="similar", model=m.name if m else "content"
     ).inc()
-    return SimilarOut(item_id=item_id, rec_id=rec_id, items=items)
+    return _json(SimilarOut(item_id=item_id, rec_id=rec_id, items=items))
 
 
 @router.get(
@@ -245,9 +250,7 @@ async def similar_items(item_id: str, server: Server, key: ReadKey, n: Count = 1
     response_model=BoughtTogetherOut,
     summary="Items often bought with this one",
 )
-async def bought_together(
-    item_id: str, server: Server, key: ReadKey, n: Count = 10
-) -> BoughtTogetherOut:
+async def bought_together(item_id: str, server: Server, key: ReadKey, n: Count = 10) -> Response:
     """Association rules from baskets: confidence (share of this item's baskets with the
     other) and lift (how much likelier than chance). Empty when no basket holds it."""
     found = server.engine.bought_together(item_id, n)
@@ -270,4 +273,4 @@ async def bought_together(
             context={"item_id": item_id, "n": n},
         )
     )
-    return BoughtTogetherOut(item_id=item_id, rec_id=rec_id, items=items)
+    return _json(BoughtTogetherOut(item_id=item_id, rec_id=rec_id, items=items))
