@@ -443,7 +443,6 @@ class RecommendationEngine:
             allowed[code] = False
         if not cart:
             return self._home(models, request, history, purchases, allowed)
-        cart_events = [HistoryEvent(item=code, ts=self._now(), type="add_to_cart") for code in cart]
         k = self._pool_size(request)
         pool = _Pool()
         # First what baskets say (association rules), then what the same shoppers
@@ -458,15 +457,19 @@ class RecommendationEngine:
             known = cart_codes >= 0
             if matrix is None or not known.any():
                 continue
-            related = np.asarray(matrix[cart_codes[known]].sum(axis=0)).ravel()
-            candidates = loaded.to_global[np.flatnonzero(related > 0)]
+            # The cart's rows of the item -> item matrix, summed: what goes with the cart.
+            related = csr_row_sum(matrix, cart_codes[known])
             remaining = allowed.copy()
             remaining[np.asarray(pool.items, dtype=np.int64)] = False
-            items, _ = self._rank(
-                loaded, cart_events, remaining, k - len(pool), candidates=candidates
-            )
-            if len(items) == 0:
+            inside = loaded.to_global < len(remaining)
+            usable = np.zeros(loaded.n_items, dtype=bool)
+            usable[inside] = remaining[loaded.to_global[inside]]
+            related[~usable] = 0.0
+            found = np.flatnonzero(related > 0)
+            if len(found) == 0:
                 continue
+            found = found[np.lexsort((found, -related[found]))][: k - len(pool)]
+            items = loaded.to_global[found]
             served_by = served_by or loaded
             strengths = csr_block(matrix, cart_codes[known], loaded.model_codes(items))
             anchors = np.asarray(cart, dtype=np.int64)[known]
@@ -785,6 +788,16 @@ def csr_block(matrix: Any, rows: IntArray, columns: IntArray) -> FloatArray:
     row_of = np.repeat(valid_rows, lengths)
     block[row_of[hit], valid_columns[order[where[hit]]]] = matrix.data[positions[hit]]
     return block
+
+
+def csr_row_sum(matrix: Any, rows: IntArray) -> FloatArray:
+    """The sum of ``matrix``'s ``rows`` as a dense vector (a direct gather, as in
+    :func:`csr_block`)."""
+    total = np.zeros(matrix.shape[1])
+    for row in rows.tolist():
+        start, end = matrix.indptr[row], matrix.indptr[row + 1]
+        np.add.at(total, matrix.indices[start:end], matrix.data[start:end])
+    return total
 
 
 def _unit_scores(scores: FloatArray) -> FloatArray:
