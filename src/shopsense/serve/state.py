@@ -4,6 +4,7 @@ the served-list log, the trainer and the metrics."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -205,9 +206,15 @@ class ServerState:
             else None
         )
         self.reload_models()
+        self.content.matrix()  # built now, not by the first request that needs it
         self.writer.start()
         self.served.start()
         self.trainer.start_schedule(self.settings.serve.retrain_every_hours)
+        # Millions of long-lived objects (histories, catalog, models) would be scanned by
+        # every full garbage collection; frozen, the collector only sees what requests
+        # allocate.
+        gc.collect()
+        gc.freeze()
         self.ready = True
         self.started_at = utc_now()
         logger.info(

@@ -30,7 +30,6 @@ from shopsense.models.recommend._common import (
     ScoringRecommender,
     check_histories,
     cold_rows_to_popularity,
-    history_matrix,
     similar_by_rows,
     user_item_matrix,
 )
@@ -146,15 +145,14 @@ class ImplicitALS(ArrayArtifacts, ScoringRecommender):
         ``(Y^T C_u Y + lambda I)^-1 Y^T C_u p(u)`` (zeros for an empty history)."""
         item_factors, gram = self._solver_parts()
         check_histories(histories, len(item_factors))
-        counts = history_matrix(histories, len(item_factors))
         systems = np.broadcast_to(gram, (len(histories), *gram.shape)).copy()
         targets = np.zeros((len(histories), item_factors.shape[1]))
-        for row in range(len(histories)):
-            start, end = counts.indptr[row], counts.indptr[row + 1]
-            if start == end:
+        for row, history in enumerate(histories):
+            if len(history) == 0:
                 continue
-            items = counts.indices[start:end]
-            confidence = self._confidence(counts.data[start:end])
+            # Repeats count: r_ui is how often the item is in the history.
+            items, counts = np.unique(history, return_counts=True)
+            confidence = self._confidence(counts.astype(np.float64))
             factors = item_factors[items]
             systems[row] += (factors.T * (confidence - 1.0)) @ factors
             targets[row] = factors.T @ confidence

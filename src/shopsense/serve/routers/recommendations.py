@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import to_json
 
 from shopsense.core.errors import ValidationFailedError
 from shopsense.core.ids import new_id
@@ -22,8 +23,6 @@ from shopsense.serve.ingest import served_record
 from shopsense.serve.schemas import (
     BoughtTogetherItem,
     BoughtTogetherOut,
-    ModelRef,
-    ReasonOut,
     RecommendationsOut,
     RecommendedItem,
     Rules,
@@ -63,20 +62,22 @@ def _boosts(values: list[str] | None) -> tuple[AttributeRule, ...] | None:
     return tuple(rules)
 
 
-def _json(body: BaseModel) -> Response:
-    """The body serialised once by its own model. The routes declare ``response_model``
-    for the docs; answering a ``Response`` spares FastAPI a second validation of what
-    was just built from validated parts."""
-    return Response(content=body.model_dump_json(), media_type="application/json")
+def _json(body: BaseModel | dict[str, Any]) -> Response:
+    """The body serialised once. The routes declare ``response_model`` for the docs;
+    answering a ``Response`` spares FastAPI validating again what was built from
+    validated parts (a hot path: every page view)."""
+    content = body.model_dump_json() if isinstance(body, BaseModel) else to_json(body)
+    return Response(content=content, media_type="application/json")
 
 
 def item_out(server: ServerState, recommended: Recommended) -> dict[str, Any]:
+    """One item of a list as :class:`RecommendedItem` serialises it."""
     facts = server.catalog.facts(recommended.item)
     reason = recommended.reason
     return {
         "item_id": facts.item_id,
         "score": round(recommended.score, 6),
-        "reason": ReasonOut(code=reason.code, text=reason.text, item_id=reason.item_id),
+        "reason": {"code": reason.code, "text": reason.text, "item_id": reason.item_id},
         "title": facts.title,
         "category": list(facts.category),
         "brand": facts.brand,
@@ -86,8 +87,9 @@ def item_out(server: ServerState, recommended: Recommended) -> dict[str, Any]:
 
 def _serve(
     server: ServerState, result: RecommendationList, context: dict[str, Any]
-) -> RecommendationsOut:
-    items = [RecommendedItem(**item_out(server, r)) for r in result.items]
+) -> dict[str, Any]:
+    """The :class:`RecommendationsOut` body of a served list, logged for attribution."""
+    items = [item_out(server, recommended) for recommended in result.items]
     server.served.add(
         served_record(
             rec_id=result.rec_id,
@@ -95,19 +97,19 @@ def _serve(
             scenario=result.scenario,
             model=result.model,
             model_version=result.model_version,
-            items=[item.item_id for item in items],
+            items=[item["item_id"] for item in items],
             context=context,
         )
     )
     server.metrics.recommendations.labels(scenario=result.scenario, model=result.model).inc()
-    return RecommendationsOut(
-        rec_id=result.rec_id,
-        scenario=result.scenario,
-        user_id=result.user_id,
-        model=ModelRef(name=result.model, version=result.model_version),
-        cold_start=result.cold_start,
-        items=items,
-    )
+    return {
+        "rec_id": result.rec_id,
+        "scenario": result.scenario,
+        "user_id": result.user_id,
+        "model": {"name": result.model, "version": result.model_version},
+        "cold_start": result.cold_start,
+        "items": items,
+    }
 
 
 def _rules(
