@@ -550,3 +550,54 @@ def test_models_list_and_background_training_swaps_versions(api: Api) -> None:
     assert after["in_service"]["similar"] == {"name": "item-knn", "version": 2}
     assert after["training"]["state"] == "succeeded"
     assert recommend(api, buyers(api)[0], n=3)["model"]["version"] >= 2
+
+
+def test_erasure_takes_the_user_out_of_trending_too(api: Api) -> None:
+    views = [
+        event(f"tr-{k}", "trend-setter", "I00042", ts=NOW - timedelta(minutes=k)) for k in range(5)
+    ]
+    assert api.client.post("/v1/events", json=views, headers=api.headers()).json()["stored"] == 5
+    before = recommend(api, "stranger", n=3)
+    assert before["items"][0]["item_id"] == "I00042"  # the only item viewed this week
+    assert api.client.delete("/v1/users/trend-setter", headers=api.headers()).status_code == 200
+    after = recommend(api, "stranger", n=3)
+    assert "I00042" not in item_ids(after) or after["items"][0]["reason"]["code"] != "trending"
+
+
+def test_pins_count_towards_n_and_the_caps(api: Api) -> None:
+    user = buyers(api)[0]
+    one = recommend(api, user, n=1, pin=["I00007", "I00008"])
+    assert item_ids(one) == ["I00007"]
+    items = api.store.read_items().to_pylist()
+    category = next(i["category"][0] for i in items if i["item_id"] == "I00007")
+    same = next(
+        i["item_id"]
+        for i in items
+        if i["category"] and i["category"][0] == category and i["item_id"] != "I00007"
+    )
+    capped = recommend(api, user, n=5, pin=["I00007", same], diversity=1)
+    tops = [item["category"][0] for item in capped["items"] if item["category"]]
+    assert len(tops) == len(set(tops)) and same not in item_ids(capped)
+
+
+def test_patch_merges_in_the_writer_so_concurrent_changes_both_land(api: Api) -> None:
+    headers = api.headers()
+    api.client.put("/v1/items/P1", json={"title": "Lamp", "price": 10}, headers=headers)
+    api.client.patch("/v1/items/P1", json={"in_stock": False}, headers=headers)
+    api.client.patch("/v1/items/P1", json={"price": 9}, headers=headers)
+    item = api.client.get("/v1/items/P1", headers=headers).json()
+    assert (item["in_stock"], item["price"], item["title"]) == (False, 9, "Lamp")
+    bad = api.client.patch("/v1/items/P1", json={"price": -1}, headers=headers)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "price"
+    assert api.client.patch("/v1/items/NOPE", json={"price": 1}, headers=headers).status_code == 404
+
+
+def test_a_session_with_unknown_items_does_not_grow_the_catalog(api: Api) -> None:
+    server = api.client.app.state.server  # type: ignore[attr-defined]
+    size = len(server.catalog)
+    body = {"items": [f"made-up-{k}" for k in range(50)], "n": 3}
+    response = api.client.post(
+        "/v1/sessions/recommendations", json=body, headers=api.headers("read")
+    )
+    assert response.status_code == 200 and response.json()["cold_start"] is True
+    assert len(server.catalog) == size

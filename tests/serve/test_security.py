@@ -110,10 +110,11 @@ def test_create_api_key_keeps_a_rate_limit_and_dedupes_scopes(store: Store) -> N
         ({"scopes": ["read", "write"]}, "unknown scope(s) 'write'; an API key needs one or more"),
         ({"scopes": []}, "no scope"),
         ({"name": "  "}, "needs a name"),
-        ({"rate_limit": 0.0}, "positive number"),
-        ({"rate_limit": -1.0}, "positive number"),
-        ({"rate_limit": math.nan}, "positive number"),
-        ({"rate_limit": math.inf}, "positive number"),
+        ({"rate_limit": 0.0}, "at least 0.001 requests per second"),
+        ({"rate_limit": -1.0}, "at least 0.001 requests per second"),
+        ({"rate_limit": math.nan}, "at least 0.001 requests per second"),
+        ({"rate_limit": math.inf}, "at least 0.001 requests per second"),
+        ({"rate_limit": 1e-320}, "at least 0.001 requests per second"),
     ],
 )
 def test_create_api_key_rejects_bad_input(

@@ -125,7 +125,7 @@ class ServeSettings(BaseModel):
     )
     rate_limit: float = Field(
         default=1000.0,
-        gt=0,
+        ge=0.001,
         description="Requests per second per API key, unless the key sets one.",
     )
     rate_burst: float = Field(

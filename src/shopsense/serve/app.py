@@ -102,7 +102,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     ):
         app.include_router(router, prefix="/v1", responses=problems.PROBLEM_RESPONSES)
     app.include_router(health.router)
-    if settings.serve.cors_origins:
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.serve.max_request_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    if settings.serve.cors_origins:  # added last: outermost, so errors carry its headers
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.serve.cors_origins),
@@ -115,8 +117,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
                 "Retry-After",
             ],
         )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.serve.max_request_bytes)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
     _document_hand_parsed_bodies(app)
     return app
 

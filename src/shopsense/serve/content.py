@@ -41,15 +41,14 @@ class ContentIndex:
     def matrix(self) -> sp.csr_matrix:
         """``[n_items, n_words]`` rows for global codes ``0 .. n - 1`` (zero rows for
         items without text); rebuilt when the catalog's text changed."""
-        if self._version == self.catalog.text_version and self._matrix.shape[0] == len(
-            self.catalog
-        ):
+        # Rebuilt only when text changed: items met later without a description (ids in
+        # events) have no words, and codes past the matrix read as zero rows.
+        if self._version == self.catalog.text_version:
             return self._matrix
         with self._lock:
             version = self.catalog.text_version
-            n_items = len(self.catalog)
-            if self._version != version or self._matrix.shape[0] != n_items:
-                self._matrix = self._build(n_items)
+            if self._version != version:
+                self._matrix = self._build(len(self.catalog))
                 self._version = version
             return self._matrix
 
@@ -75,12 +74,12 @@ class ContentIndex:
         """Cosine ``[len(queries), len(candidates)]`` between items (global codes)."""
         matrix = self.matrix()
         limit = matrix.shape[0]
-        queries = queries[queries < limit]
+        rows = queries < limit
         known = candidates < limit
         result = np.zeros((len(queries), len(candidates)))
-        if len(queries) and known.any():
-            block = matrix[queries] @ matrix[candidates[known]].T
-            result[:, known] = block.toarray()
+        if rows.any() and known.any():
+            block = matrix[queries[rows]] @ matrix[candidates[known]].T
+            result[np.ix_(rows, known)] = block.toarray()
         return result
 
     def nearest(self, code: int, n: int, *, allowed: npt.NDArray[np.bool_]) -> list[int]:
@@ -91,8 +90,9 @@ class ContentIndex:
             return []
         scores = np.asarray((matrix @ matrix[code].T).toarray()).ravel()
         scores[code] = 0.0
-        scores[: len(allowed)][~allowed] = 0.0
-        scores[len(allowed) :] = 0.0
+        size = min(len(allowed), len(scores))
+        scores[:size][~allowed[:size]] = 0.0
+        scores[size:] = 0.0
         positive = np.flatnonzero(scores > 0)
         order = positive[np.lexsort((positive, -scores[positive]))]
         return [int(item) for item in order[:n]]

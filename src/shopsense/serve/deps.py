@@ -136,3 +136,40 @@ async def parse_one(
             f"{errors[0]['field']}: {errors[0]['message']}; nothing was changed",
             details={"errors": errors},
         ) from None
+
+
+async def parse_changes(request: Request) -> dict[str, Any]:
+    """A PATCH body: a JSON object of the fields to change."""
+    raw = await request.body()
+    try:
+        data: Any = from_json(raw) if raw.strip() else {}
+    except ValueError as error:
+        raise ValidationFailedError(f"the body is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise ValidationFailedError("the body must be a JSON object of the fields to change")
+    return data
+
+
+def merge(
+    server: ServerState,
+    model: type[RecordT],
+    current: BaseModel,
+    changes: dict[str, Any],
+    id_field: str,
+) -> RecordT:
+    """``current`` with ``changes`` applied, validated whole (the id cannot change)."""
+    value = getattr(current, id_field)
+    if id_field in changes and changes[id_field] != value:
+        raise ValidationFailedError(
+            f"{id_field} {changes[id_field]!r} in the body differs from {value!r} in the path",
+            details={"errors": [{"field": id_field, "message": "differs from the path"}]},
+        )
+    context = ValidationOptions.from_settings(server.settings).context()
+    try:
+        return model.model_validate({**current.model_dump(), **changes}, context=context)
+    except ValidationError as error:
+        errors = field_errors(error.errors(include_url=False))
+        raise ValidationFailedError(
+            f"{errors[0]['field']}: {errors[0]['message']}; nothing was changed",
+            details={"errors": errors},
+        ) from None

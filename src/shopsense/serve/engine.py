@@ -192,7 +192,8 @@ class RecommendationEngine:
         anchor = self._anchor(item_id)
         request = RecommendationRequest(scenario="similar", n=n, rules=rules or self.settings.rules)
         allowed = self._allowed(request, {})
-        allowed[anchor] = False
+        if anchor < len(allowed):
+            allowed[anchor] = False
         pool = self._similar_pool(self.models, anchor, allowed, self._pool_size(request))
         return self._finish(pool, request, allowed, [])
 
@@ -240,10 +241,15 @@ class RecommendationEngine:
         if request.scenario == "session":
             now = self._now()
             events = request.session_events or tuple((item, "view") for item in request.items)
-            codes = self.catalog.ensure(item for item, _ in events)
+            # Ids the server never met are left out (a caller must not grow the catalog).
+            known = [
+                (code, kind)
+                for code, kind in ((self.catalog.code(item), kind) for item, kind in events)
+                if code is not None
+            ]
             history = [
-                HistoryEvent(item=code, ts=now - (len(codes) - position), type=kind)
-                for position, (code, (_, kind)) in enumerate(zip(codes, events, strict=True))
+                HistoryEvent(item=code, ts=now - (len(known) - position), type=kind)
+                for position, (code, kind) in enumerate(known)
             ]
             purchases: dict[int, list[int]] = {}
             for event in history:
@@ -269,7 +275,7 @@ class RecommendationEngine:
         allowed = self.catalog.available().copy()
         for item_id in request.exclude:
             code = self.catalog.code(item_id)
-            if code is not None:
+            if code is not None and code < len(allowed):
                 allowed[code] = False
         if request.rules.exclude_purchased and request.scenario != "buy-again" and purchases:
             bought = np.fromiter(purchases, dtype=np.int64, count=len(purchases))
@@ -375,7 +381,8 @@ class RecommendationEngine:
                 "scenario 'item' needs item_id (the item page's item)", details={"field": "item_id"}
             )
         anchor = self._anchor(request.item_id)
-        allowed[anchor] = False
+        if anchor < len(allowed):
+            allowed[anchor] = False
         pool = self._similar_pool(models, anchor, allowed, self._pool_size(request) * 2)
         personal = models.get("item") or models.get("home")
         if personal is None or not history or len(pool) == 0:
@@ -439,8 +446,8 @@ class RecommendationEngine:
             cart = self.histories.cart(request.user_id)
         else:
             cart = []
-        for code in cart:
-            allowed[code] = False
+        cart = [code for code in cart if code < len(allowed)]
+        allowed[np.asarray(cart, dtype=np.int64)] = False
         if not cart:
             return self._home(models, request, history, purchases, allowed)
         k = self._pool_size(request)
@@ -693,11 +700,6 @@ class RecommendationEngine:
         taken: set[int] = set()
         finite = scores[np.isfinite(scores)]
         pinned_score = float(finite.max()) + 1.0 if len(finite) else 1.0
-        for item_id in rules.pinned.get(request.scenario, ()):
-            code = self.catalog.code(item_id)
-            if code is not None and code < len(allowed) and allowed[code] and code not in taken:
-                chosen.append((code, pinned_score, Reason("pinned", "featured")))
-                taken.add(code)
         per_category: dict[int, int] = {}
         per_brand: dict[int, int] = {}
 
@@ -720,6 +722,15 @@ class RecommendationEngine:
             per_brand[brand] = per_brand.get(brand, 0) + 1
             return True
 
+        # Pins come first, and count towards n and the per-category and brand caps.
+        for item_id in rules.pinned.get(request.scenario, ()):
+            code = self.catalog.code(item_id)
+            if len(chosen) >= request.n:
+                break
+            usable = code is not None and code < len(allowed) and allowed[code]
+            if usable and code is not None and code not in taken and fits(code):
+                chosen.append((code, pinned_score, Reason("pinned", "featured")))
+                taken.add(code)
         for index in order.tolist():
             if len(chosen) >= request.n:
                 break

@@ -17,7 +17,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -72,6 +72,7 @@ class Writer:
         self._pending_events = 0
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._closing = False
         self.commits = 0
         self.events_committed = 0
 
@@ -79,14 +80,17 @@ class Writer:
 
     def start(self) -> None:
         if self._thread is None:
+            self._closing = False
             self._thread = threading.Thread(target=self._run, name="shopsense-writer", daemon=True)
             self._thread.start()
 
     def stop(self, timeout: float | None = 30.0) -> None:
-        """Finish every queued write, then stop the thread."""
+        """Finish every queued write, then stop the thread (later writes are refused)."""
         if self._thread is None:
             return
-        self._queue.put(_STOP)
+        with self._lock:
+            self._closing = True
+            self._queue.put(_STOP)
         self._thread.join(timeout)
         self._thread = None
 
@@ -99,24 +103,25 @@ class Writer:
     def append(self, table: pa.Table) -> Future[AppendResult]:
         """Queue events (:data:`~shopsense.data.tables.EVENT_SCHEMA`); the future gives
         this batch's own counts once its transaction committed."""
-        if not self.running:
-            raise ServiceUnavailableError("the server is not accepting writes (shutting down)")
+        job = _Append(table)
         with self._lock:
+            if self._closing or not self.running:
+                raise ServiceUnavailableError("the server is not accepting writes (shutting down)")
             if self._pending_events + table.num_rows > self.max_pending_events:
                 raise ServiceUnavailableError(
                     f"{self._pending_events:,} events are waiting to be stored; retry shortly"
                 )
             self._pending_events += table.num_rows
-        job = _Append(table)
-        self._queue.put(job)
+            self._queue.put(job)
         return job.future
 
     def call(self, function: Callable[[], T]) -> Future[T]:
         """Run ``function`` (a store write) in the writer, after what is queued."""
-        if not self.running:
-            raise ServiceUnavailableError("the server is not accepting writes (shutting down)")
         job = _Call(function)
-        self._queue.put(job)
+        with self._lock:
+            if self._closing or not self.running:
+                raise ServiceUnavailableError("the server is not accepting writes (shutting down)")
+            self._queue.put(job)
         return job.future
 
     # -- the thread ----------------------------------------------------------------------
@@ -127,10 +132,31 @@ class Writer:
             job = carried if carried is not None else self._queue.get()
             carried = None
             if job is _STOP:
+                self._fail_leftovers()
                 return
-            if isinstance(job, _Call):
-                _settle(job.future, job.function)
-                continue
+            try:
+                carried = self._handle(job)
+            except Exception:  # the one writer must outlive any job
+                logger.exception("the writer failed on a job; going on")
+
+    def _fail_leftovers(self) -> None:
+        """Answer what was queued after the stop: the server is shutting down."""
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(job, _Append | _Call):
+                _resolve(job.future, error=ServiceUnavailableError("the server is shutting down"))
+
+    def _handle(self, job: Any) -> Any:
+        """Run one job (an append groups the appends queued behind it); returns a job
+        taken off the queue that must run next."""
+        carried: Any = None
+        if isinstance(job, _Call):
+            _settle(job.future, job.function)
+            return None
+        if isinstance(job, _Append):
             group = [job]
             size = job.table.num_rows
             while size < self.max_events:
@@ -144,6 +170,7 @@ class Writer:
                 group.append(following)
                 size += following.table.num_rows
             self._commit(group)
+        return carried
 
     def _commit(self, group: list[_Append]) -> None:
         try:
@@ -157,7 +184,7 @@ class Writer:
                     self._commit([job])
                 return
             self._release(group)
-            group[0].future.set_exception(error)
+            _resolve(group[0].future, error=error)
             if not isinstance(error, ShopsenseError):
                 logger.exception("storing %d events failed", table.num_rows)
             return
@@ -174,8 +201,9 @@ class Writer:
             ids = job.table.column("event_id").to_pylist()
             mine = {i for i in ids if i in result.inserted_ids and i not in claimed}
             claimed |= mine
-            job.future.set_result(
-                AppendResult(received=len(ids), inserted=len(mine), inserted_ids=frozenset(mine))
+            _resolve(
+                job.future,
+                AppendResult(received=len(ids), inserted=len(mine), inserted_ids=frozenset(mine)),
             )
 
     def _release(self, group: list[_Append]) -> None:
@@ -183,13 +211,29 @@ class Writer:
             self._pending_events -= sum(job.table.num_rows for job in group)
 
 
+def _resolve(future: Future[Any], result: Any = None, error: BaseException | None = None) -> None:
+    """Answer a job's future unless its request gave up (a cancelled future cannot be
+    resolved; the write itself still happened, or failed, and is idempotent)."""
+    if future.done():
+        return
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+    except InvalidStateError:  # cancelled in between
+        pass
+
+
 def _settle(future: Future[Any], function: Callable[[], Any]) -> None:
     try:
-        future.set_result(function())
+        result = function()
     except Exception as error:
         if not isinstance(error, ShopsenseError):
             logger.exception("a store write failed")
-        future.set_exception(error)
+        _resolve(future, error=error)
+        return
+    _resolve(future, result)
 
 
 class ServedLog:
@@ -231,17 +275,20 @@ class ServedLog:
         self.flush()
 
     def flush(self) -> None:
-        with self._lock:
-            batch, self._buffer = self._buffer, []
-        if not batch:
-            return
+        """Write what is buffered. The buffer is taken inside the writer's job, so an
+        erasure queued before it (which drops the user's lists) cannot be overtaken."""
         try:
             if self.writer.running:
-                self.writer.call(lambda: self.store.log_served(batch)).result()
+                self.writer.call(self._write).result()
             else:
-                self.store.log_served(batch)
+                self._write()
         except Exception:
-            logger.exception("writing %d served lists failed", len(batch))
+            logger.exception("writing served lists failed")
+
+    def _write(self) -> int:
+        with self._lock:
+            batch, self._buffer = self._buffer, []
+        return self.store.log_served(batch) if batch else 0
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter, defaultdict, deque
-from collections.abc import Iterable, Sequence
+from collections import defaultdict, deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,9 +42,16 @@ class Trending:
     """Weighted event counts per item over a sliding window that ends at the newest
     event seen; the ranking is cached for ``refresh_seconds`` of wall time."""
 
-    def __init__(self, window_days: float, refresh_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        window_days: float,
+        refresh_seconds: float = 1.0,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.window_seconds = int(window_days * SECONDS_PER_DAY)
         self.refresh_seconds = refresh_seconds
+        self.clock = clock
         self._events: deque[tuple[int, int, float]] = deque()
         self._counts: dict[int, float] = defaultdict(float)
         self._latest = 0
@@ -56,13 +63,15 @@ class Trending:
         with self._lock:
             # The clock follows the events but never runs ahead of the wall clock: one
             # event with a wrong future time must not age everything else out.
-            latest = max(self._latest, min(max(stamps, default=0), int(time.time())))
+            latest = max(self._latest, min(max(stamps, default=0), int(self.clock())))
             start = latest - self.window_seconds
             for item, ts, kind in sorted(zip(items, stamps, types, strict=True), key=_by_ts):
                 if ts < start:
                     continue
                 weight = TREND_WEIGHTS.get(kind, 1.0)
-                self._events.append((ts, item, weight))
+                # A future time (a wrong client clock) counts as now: it must expire in
+                # turn, not hold up everything appended after it.
+                self._events.append((min(ts, latest), item, weight))
                 self._counts[item] += weight
             self._latest = latest
             self._expire()
@@ -78,25 +87,11 @@ class Trending:
             if counts[item] <= 1e-9:
                 del counts[item]
 
-    def remove(self, items: Iterable[tuple[int, int, str]]) -> None:
-        """Take a user's events out again (erasure); ``items``: (item, ts, type)."""
-        gone = list(items)
-        if not gone:
-            return
+    def reset(self) -> None:
+        """Forget every count (the caller adds the window's events again)."""
         with self._lock:
-            # Exactly as many occurrences as the user had: others' equal events stay.
-            left = Counter((ts, item) for item, ts, _ in gone)
-            kept: deque[tuple[int, int, float]] = deque()
-            for event in self._events:
-                key = (event[0], event[1])
-                if left[key] > 0:
-                    left[key] -= 1
-                else:
-                    kept.append(event)
+            self._events.clear()
             self._counts = defaultdict(float)
-            for _, item, weight in kept:
-                self._counts[item] += weight
-            self._events = kept
             self._ranking = None
 
     @property
@@ -270,12 +265,25 @@ class LiveHistories:
             return list(self._carts.get(user_id, ()))
 
     def forget(self, user_id: str) -> None:
-        """Erase everything about the user (erasure), trending contributions included."""
+        """Erase the user's history, purchases and cart (erasure). Their share of
+        trending may reach further back than the kept history: the server rebuilds
+        trending from the store afterwards."""
         with self._lock:
-            recent = self._recent.pop(user_id, [])
+            self._recent.pop(user_id, None)
             self._purchases.pop(user_id, None)
             self._carts.pop(user_id, None)
-        self.trending.remove((event.item, event.ts, event.type) for event in recent)
+
+    def add_trending(
+        self, items: Sequence[int], stamps: Sequence[int], types: Sequence[str]
+    ) -> None:
+        """Count events towards trending only (the rebuild after an erasure)."""
+        kept = [
+            (item, ts, kind)
+            for item, ts, kind in zip(items, stamps, types, strict=True)
+            if kind in self.event_types
+        ]
+        if kept:
+            self.trending.add(*map(list, zip(*kept, strict=True)))
 
 
 __all__ = ["HistoryEvent", "LiveHistories", "Trending"]

@@ -229,7 +229,9 @@ class ModelsOut(BaseModel):
 class KeyCreate(_Body):
     name: str = Field(min_length=1, max_length=200)
     scopes: list[Literal["ingest", "read", "admin"]] = Field(min_length=1)
-    rate_limit: float | None = Field(default=None, gt=0)
+    rate_limit: float | None = Field(
+        default=None, ge=0.001, description="Requests per second (default: the server's)."
+    )
 
 
 class KeyOut(BaseModel):

@@ -72,6 +72,8 @@ TOKEN_PREFIX = "ss"
 """Every token starts with ``ss_``, so that secret scanners and people can tell what it is."""
 
 ADMIN_SCOPE = "admin"
+MIN_RATE = 0.001
+"""The slowest rate limit a key may have (one request in about 17 minutes)."""
 """The scope that includes every other one."""
 
 _KEY_ID = re.compile(r"[0-9a-f]{12}")
@@ -139,9 +141,9 @@ def create_api_key(
             "an API key needs a name that says who uses it, e.g. 'webshop-backend'"
         )
     valid_scopes = _validated_scopes(scopes)
-    if rate_limit is not None and not (math.isfinite(rate_limit) and rate_limit > 0):
+    if rate_limit is not None and not (math.isfinite(rate_limit) and rate_limit >= MIN_RATE):
         raise ValidationFailedError(
-            f"rate limit {rate_limit} must be a positive number of requests per second "
+            f"rate limit {rate_limit} must be at least {MIN_RATE} requests per second "
             "(leave it out for the server's default)"
         )
     key_id = secrets.token_hex(6)

@@ -151,10 +151,13 @@ class Trainer:
                 self.trigger("schedule")
 
     def stop(self) -> None:
+        """Stop the schedule and wait for a running training (it uses the store)."""
         self._stop.set()
         if self._scheduler is not None:
             self._scheduler.join(5)
             self._scheduler = None
+        if self._thread is not None:
+            self._thread.join()
 
     def wait(self, timeout: float | None = None) -> TrainingStatus:
         """Block until the running training (if any) ends (tests, CLI)."""
@@ -285,12 +288,35 @@ class ServerState:
         self.metrics.live_users.set(len(self.histories))
 
     def erase_user(self, user_id: str) -> dict[str, int]:
-        """Erase everything about the user: stored rows (after the writes queued before
-        this call), live history, pending served lists."""
-        self.served.drop_user(user_id)
-        report = self.writer.call(lambda: self.store.erase_user(user_id)).result()
-        self.histories.forget(user_id)
-        return dict(report.deleted)
+        """Erase everything about the user, as one job of the writer (so after every
+        write queued before, and before any queued after): stored rows, pending served
+        lists, live history, purchases and cart, and their share of trending."""
+
+        def erase() -> dict[str, int]:
+            self.served.drop_user(user_id)
+            report = self.store.erase_user(user_id)
+            self.histories.forget(user_id)
+            self._rebuild_trending()
+            return dict(report.deleted)
+
+        deleted: dict[str, int] = self.writer.call(erase).result()
+        return deleted
+
+    def _rebuild_trending(self) -> None:
+        """Trending again from the store's events in its window."""
+        trending = self.histories.trending
+        latest = trending.latest
+        trending.reset()
+        if not latest:
+            return
+        start = datetime.fromtimestamp(latest - trending.window_seconds, UTC)
+        events = self.store.interactions(start=start, types=sorted(self.histories.event_types))
+        if events.num_rows:
+            self.histories.add_trending(
+                self.catalog.ensure(_strings(events.column("item_id"))),
+                _seconds(events.column("ts")),
+                _strings(events.column("type")),
+            )
 
 
 __all__ = ["ServerState", "Trainer", "TrainingStatus"]

@@ -82,7 +82,7 @@ def _key_out(record: ApiKeyRecord) -> KeyOut:
 @router.get("/keys", response_model=list[KeyOut], tags=["keys"], summary="API keys")
 async def list_keys(server: Server, key: AdminKey) -> list[KeyOut]:
     """Every key with its scopes (never the secret)."""
-    return [_key_out(record) for record in server.store.list_api_keys()]
+    return [_key_out(record) for record in await asyncio.to_thread(server.store.list_api_keys)]
 
 
 @router.post(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 
 from shopsense.core.errors import NotFoundError
 from shopsense.data.schemas import Item, Order, User
-from shopsense.serve.deps import Server, parse_one, parse_records
+from shopsense.serve.deps import Server, merge, parse_changes, parse_one, parse_records
 from shopsense.serve.schemas import UpsertResult
 from shopsense.serve.security import IngestKey, ReadKey
 from shopsense.serve.state import ServerState
@@ -57,7 +57,7 @@ async def upsert_items(request: Request, server: Server, key: IngestKey) -> Upse
 
 @router.get("/items/{item_id}", response_model=Item, tags=["catalog"], summary="One item")
 async def get_item(item_id: str, server: Server, key: ReadKey) -> Item:
-    return server.store.get_item(item_id)
+    return await asyncio.to_thread(server.store.get_item, item_id)
 
 
 @router.put(
@@ -82,11 +82,15 @@ async def put_item(item_id: str, request: Request, server: Server, key: IngestKe
 )
 async def patch_item(item_id: str, request: Request, server: Server, key: IngestKey) -> Item:
     """E.g. ``{"in_stock": false}``; the other fields keep their values."""
-    current = server.store.get_item(item_id).model_dump()
-    item = await parse_one(
-        request, server, Item, id_field="item_id", id_value=item_id, base=current
-    )
-    await _upsert_items(server, [item])
+    changes = await parse_changes(request)
+
+    def patch() -> Item:  # read, merge and write in one writer job: no lost update
+        item = merge(server, Item, server.store.get_item(item_id), changes, "item_id")
+        server.store.upsert_items([item])
+        return item
+
+    item: Item = await _write(server, patch)
+    server.catalog.update_from_table(items_to_table([item]))
     return item
 
 
@@ -137,11 +141,14 @@ async def put_user(user_id: str, request: Request, server: Server, key: IngestKe
     openapi_extra=_body("UserPatch"),
 )
 async def patch_user(user_id: str, request: Request, server: Server, key: IngestKey) -> User:
-    current = server.store.get_user(user_id).model_dump()
-    user = await parse_one(
-        request, server, User, id_field="user_id", id_value=user_id, base=current
-    )
-    await _write(server, lambda: server.store.upsert_users([user]))
+    changes = await parse_changes(request)
+
+    def patch() -> User:
+        user = merge(server, User, server.store.get_user(user_id), changes, "user_id")
+        server.store.upsert_users([user])
+        return user
+
+    user: User = await _write(server, patch)
     return user
 
 
@@ -164,7 +171,7 @@ async def upsert_orders(request: Request, server: Server, key: IngestKey) -> Ups
 
 @router.get("/orders/{order_id}", response_model=Order, tags=["orders"], summary="One order")
 async def get_order(order_id: str, server: Server, key: ReadKey) -> Order:
-    return server.store.get_order(order_id)
+    return await asyncio.to_thread(server.store.get_order, order_id)
 
 
 @router.put(
@@ -189,11 +196,14 @@ async def put_order(order_id: str, request: Request, server: Server, key: Ingest
 )
 async def patch_order(order_id: str, request: Request, server: Server, key: IngestKey) -> Order:
     """E.g. ``{"status": "returned"}``."""
-    current = server.store.get_order(order_id).model_dump()
-    order = await parse_one(
-        request, server, Order, id_field="order_id", id_value=order_id, base=current
-    )
-    await _write(server, lambda: server.store.upsert_orders([order]))
+    changes = await parse_changes(request)
+
+    def patch() -> Order:
+        order = merge(server, Order, server.store.get_order(order_id), changes, "order_id")
+        server.store.upsert_orders([order])
+        return order
+
+    order: Order = await _write(server, patch)
     return order
 
 

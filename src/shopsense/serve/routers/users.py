@@ -18,7 +18,7 @@ router = APIRouter(tags=["customers"])
 async def profile(user_id: str, server: Server, key: ReadKey) -> ProfileOut:
     """Their record, recent events, cart and interests (top categories, brands, price
     band)."""
-    return build_profile(server, user_id)
+    return await asyncio.to_thread(build_profile, server, user_id)
 
 
 @router.delete("/users/{user_id}", response_model=ErasureOut, summary="Erase a customer")
