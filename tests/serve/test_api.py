@@ -261,6 +261,13 @@ def test_catalog_users_and_orders_crud(api: Api) -> None:
         api.client.post("/v1/orders", json={"orders": [order]}, headers=headers).json()["written"]
         == 1
     )
+    put_user = api.client.put("/v1/users/c2", json={"attributes": {"tier": "new"}}, headers=headers)
+    assert put_user.json()["user_id"] == "c2"
+    assert api.store.get_user("c2").attributes == {"tier": "new"}
+    replaced = {**order, "lines": [{"item_id": "I00002", "quantity": 1, "price": 4.0}]}
+    put_order = api.client.put("/v1/orders/o1", json=replaced, headers=headers)
+    assert put_order.json()["lines"][0]["item_id"] == "I00002"
+    assert api.client.put("/v1/orders/o1", json=order, headers=headers).status_code == 200
     status = api.client.patch("/v1/orders/o1", json={"status": "returned"}, headers=headers).json()
     assert status["status"] == "returned" and status["lines"][0]["quantity"] == 2
     assert api.client.get("/v1/orders/o1", headers=headers).json()["status"] == "returned"
