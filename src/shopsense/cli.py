@@ -508,10 +508,13 @@ def serve(
     address = f"http://{settings.serve.host}:{settings.serve.port}"
     console.print(f"[green]shopsense API[/green] on {address}  (docs: {address}/docs)")
     if token is not None:
-        console.print(f"API key (admin, shown once): [bold]{token}[/bold]")
+        # Unwrapped and without markup: the key and the command must copy out whole.
+        console.print(f"API key (admin, shown once): {token}", soft_wrap=True, markup=False)
         console.print(
             f"try: curl -H 'Authorization: Bearer {token}' "
-            f"'{address}/v1/users/U00001/recommendations?n=5'"
+            f"'{address}/v1/users/U00001/recommendations?n=5'",
+            soft_wrap=True,
+            markup=False,
         )
     elif settings.serve.require_api_keys:
         console.print("API keys: create one with `shopsense keys create --name NAME --scope read`")

@@ -47,6 +47,9 @@ VERBS = {
 }
 NEW_ITEM_SIMILARITY = 0.3
 """Least content similarity for a new item to join a personal list (TF-IDF cosine)."""
+MIN_EXPLAINING = 0.05
+"""Least item-item similarity for "because you <did> X" (cosine): a weaker link would be
+a reason no shopper believes."""
 HISTORY_FOR_REASONS = 30
 """The newest history events searched for "because you ..." (bounded cost per request)."""
 
@@ -610,7 +613,7 @@ class RecommendationEngine:
             if item in purchases:
                 reasons.append(self._rebuy_reason(purchases[item]))
                 continue
-            if strengths is not None and strengths[:, column].max(initial=0.0) > 0:
+            if strengths is not None and strengths[:, column].max(initial=0.0) >= MIN_EXPLAINING:
                 event = recent[int(strengths[:, column].argmax())]
                 if event.item != item:
                     reasons.append(
@@ -664,8 +667,10 @@ class RecommendationEngine:
                 self.catalog.item_id(source),
             )
             position = slot + offset
+            # The score of the place it takes, so that scores stay in list order.
+            score = pool.scores[position] if position < len(pool.scores) else float(top)
             pool.items.insert(position, item)
-            pool.scores.insert(position, float(top))
+            pool.scores.insert(position, score)
             pool.reasons.insert(position, reason)
 
     # -- rules ---------------------------------------------------------------------------
