@@ -102,18 +102,8 @@ async def parse_records(
         ) from None
 
 
-async def parse_one(
-    request: Request,
-    server: ServerState,
-    model: type[RecordT],
-    *,
-    id_field: str,
-    id_value: str,
-    base: dict[str, Any] | None = None,
-) -> RecordT:
-    """One record from a JSON object body, its id taken from the path (a different id
-    in the body is an error); with ``base``, the body's fields change that record (a
-    PATCH)."""
+async def read_object(request: Request) -> dict[str, Any]:
+    """A body that must be one JSON object (a PUT or PATCH)."""
     raw = await request.body()
     try:
         data: Any = from_json(raw) if raw.strip() else {}
@@ -121,15 +111,27 @@ async def parse_one(
         raise ValidationFailedError(f"the body is not valid JSON: {error}") from None
     if not isinstance(data, dict):
         raise ValidationFailedError("the body must be a JSON object")
+    return data
+
+
+def validate_record(
+    server: ServerState,
+    model: type[RecordT],
+    data: dict[str, Any],
+    *,
+    id_field: str,
+    id_value: str,
+) -> RecordT:
+    """``data`` as a ``model`` record whose id is ``id_value`` (from the path; a
+    different id in the body is an error), validated with the shop's settings."""
     if id_field in data and data[id_field] != id_value:
         raise ValidationFailedError(
             f"{id_field} {data[id_field]!r} in the body differs from {id_value!r} in the path",
             details={"errors": [{"field": id_field, "message": "differs from the path"}]},
         )
-    merged = {**(base or {}), **data, id_field: id_value}
     context = ValidationOptions.from_settings(server.settings).context()
     try:
-        return model.model_validate(merged, context=context)
+        return model.model_validate({**data, id_field: id_value}, context=context)
     except ValidationError as error:
         errors = field_errors(error.errors(include_url=False))
         raise ValidationFailedError(
@@ -138,16 +140,12 @@ async def parse_one(
         ) from None
 
 
-async def parse_changes(request: Request) -> dict[str, Any]:
-    """A PATCH body: a JSON object of the fields to change."""
-    raw = await request.body()
-    try:
-        data: Any = from_json(raw) if raw.strip() else {}
-    except ValueError as error:
-        raise ValidationFailedError(f"the body is not valid JSON: {error}") from None
-    if not isinstance(data, dict):
-        raise ValidationFailedError("the body must be a JSON object of the fields to change")
-    return data
+async def parse_one(
+    request: Request, server: ServerState, model: type[RecordT], *, id_field: str, id_value: str
+) -> RecordT:
+    """One record from a JSON object body, its id taken from the path (a PUT)."""
+    data = await read_object(request)
+    return validate_record(server, model, data, id_field=id_field, id_value=id_value)
 
 
 def merge(
@@ -157,19 +155,9 @@ def merge(
     changes: dict[str, Any],
     id_field: str,
 ) -> RecordT:
-    """``current`` with ``changes`` applied, validated whole (the id cannot change)."""
-    value = getattr(current, id_field)
-    if id_field in changes and changes[id_field] != value:
-        raise ValidationFailedError(
-            f"{id_field} {changes[id_field]!r} in the body differs from {value!r} in the path",
-            details={"errors": [{"field": id_field, "message": "differs from the path"}]},
-        )
-    context = ValidationOptions.from_settings(server.settings).context()
-    try:
-        return model.model_validate({**current.model_dump(), **changes}, context=context)
-    except ValidationError as error:
-        errors = field_errors(error.errors(include_url=False))
-        raise ValidationFailedError(
-            f"{errors[0]['field']}: {errors[0]['message']}; nothing was changed",
-            details={"errors": errors},
-        ) from None
+    """``current`` with ``changes`` applied, validated whole (a PATCH)."""
+    value = str(getattr(current, id_field))
+    merged = {**current.model_dump(), **changes}
+    if id_field in changes:
+        merged[id_field] = changes[id_field]
+    return validate_record(server, model, merged, id_field=id_field, id_value=value)

@@ -4,13 +4,21 @@ through the server's writer, so they are ordered with the events sent before the
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
 from shopsense.core.errors import NotFoundError
 from shopsense.data.schemas import Item, Order, User
-from shopsense.serve.deps import Server, merge, parse_changes, parse_one, parse_records
+from shopsense.serve.deps import (
+    RecordT,
+    Server,
+    merge,
+    parse_one,
+    parse_records,
+    read_object,
+)
 from shopsense.serve.schemas import UpsertResult
 from shopsense.serve.security import IngestKey, ReadKey
 from shopsense.serve.state import ServerState
@@ -28,6 +36,28 @@ def _body(*names: str) -> dict[str, Any]:
 
 async def _write(server: ServerState, function: Any) -> Any:
     return await asyncio.wrap_future(server.writer.call(function))
+
+
+async def _patch(
+    server: ServerState,
+    request: Request,
+    model: type[RecordT],
+    read: Callable[[str], RecordT],
+    write: Callable[[list[RecordT]], int],
+    id_field: str,
+    id_value: str,
+) -> RecordT:
+    """A PATCH: read, merge the body's fields and write back as one writer job, so
+    that two concurrent changes of one record both land."""
+    changes = await read_object(request)
+
+    def patch() -> RecordT:
+        record = merge(server, model, read(id_value), changes, id_field)
+        write([record])
+        return record
+
+    patched: RecordT = await _write(server, patch)
+    return patched
 
 
 async def _upsert_items(server: ServerState, items: list[Item]) -> int:
@@ -82,14 +112,9 @@ async def put_item(item_id: str, request: Request, server: Server, key: IngestKe
 )
 async def patch_item(item_id: str, request: Request, server: Server, key: IngestKey) -> Item:
     """E.g. ``{"in_stock": false}``; the other fields keep their values."""
-    changes = await parse_changes(request)
-
-    def patch() -> Item:  # read, merge and write in one writer job: no lost update
-        item = merge(server, Item, server.store.get_item(item_id), changes, "item_id")
-        server.store.upsert_items([item])
-        return item
-
-    item: Item = await _write(server, patch)
+    item = await _patch(
+        server, request, Item, server.store.get_item, server.store.upsert_items, "item_id", item_id
+    )
     server.catalog.update_from_table(items_to_table([item]))
     return item
 
@@ -141,15 +166,9 @@ async def put_user(user_id: str, request: Request, server: Server, key: IngestKe
     openapi_extra=_body("UserPatch"),
 )
 async def patch_user(user_id: str, request: Request, server: Server, key: IngestKey) -> User:
-    changes = await parse_changes(request)
-
-    def patch() -> User:
-        user = merge(server, User, server.store.get_user(user_id), changes, "user_id")
-        server.store.upsert_users([user])
-        return user
-
-    user: User = await _write(server, patch)
-    return user
+    return await _patch(
+        server, request, User, server.store.get_user, server.store.upsert_users, "user_id", user_id
+    )
 
 
 # -- orders ------------------------------------------------------------------------------
@@ -196,15 +215,15 @@ async def put_order(order_id: str, request: Request, server: Server, key: Ingest
 )
 async def patch_order(order_id: str, request: Request, server: Server, key: IngestKey) -> Order:
     """E.g. ``{"status": "returned"}``."""
-    changes = await parse_changes(request)
-
-    def patch() -> Order:
-        order = merge(server, Order, server.store.get_order(order_id), changes, "order_id")
-        server.store.upsert_orders([order])
-        return order
-
-    order: Order = await _write(server, patch)
-    return order
+    return await _patch(
+        server,
+        request,
+        Order,
+        server.store.get_order,
+        server.store.upsert_orders,
+        "order_id",
+        order_id,
+    )
 
 
 @router.delete("/orders/{order_id}", status_code=204, tags=["orders"], summary="Delete an order")
