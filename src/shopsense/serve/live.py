@@ -75,7 +75,8 @@ class Trending:
                 self._counts[item] += weight
             self._latest = latest
             self._expire()
-            self._ranking = None
+            # The ranking is not dropped here: under steady ingestion every request would
+            # rebuild it; it follows the counts within refresh_seconds.
 
     def _expire(self) -> None:
         start = self._latest - self.window_seconds
@@ -132,7 +133,8 @@ class LiveHistories:
         self.trending = Trending(trending_days)
 
     def __len__(self) -> int:
-        return len(self._recent.keys() | self._purchases.keys())
+        """Users with a live history (the metrics gauge reads it after every commit)."""
+        return len(self._recent)
 
     def add(
         self,
