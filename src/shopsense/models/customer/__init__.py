@@ -1,0 +1,1 @@
+"""Customer models: purchase-process models (BG/NBD) and, next, churn, CLV and segments."""
