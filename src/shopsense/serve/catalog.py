@@ -207,9 +207,6 @@ class ServingCatalog:
         """``available[gid]``: active and in stock (or never described)."""
         return self._available[: len(self._ids) if size is None else size]
 
-    def is_available(self, code: int) -> bool:
-        return bool(self._available[code])
-
     def top_category(self, codes: IntArray) -> IntArray:
         """Label code of each item's top category (-1: none)."""
         return self._category[codes]
@@ -223,10 +220,6 @@ class ServingCatalog:
     def label(self, code: int) -> str | None:
         """The text of a category or brand label code."""
         return self._label_names[code] if code >= 0 else None
-
-    def label_code(self, value: str) -> int:
-        """The label code of a category or brand name (-1 when unknown)."""
-        return self._labels.get(value, -1)
 
     def title(self, code: int) -> str | None:
         details = self._details.get(code)
@@ -261,10 +254,6 @@ class ServingCatalog:
         members = np.fromiter(self._members.get(category, ()), dtype=np.int64)
         mask[members[members < len(mask)]] = True
         return mask
-
-    def described(self, size: int | None = None) -> BoolArray:
-        """``described[gid]``: the catalog has (or had) a record of the item."""
-        return self._described[: len(self._ids) if size is None else size]
 
     def text(self, code: int) -> str:
         """Title, category path and brand: what content similarity reads."""

@@ -74,7 +74,6 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._closing = False
         self.commits = 0
-        self.events_committed = 0
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -189,7 +188,6 @@ class Writer:
                 logger.exception("storing %d events failed", table.num_rows)
             return
         self.commits += 1
-        self.events_committed += result.inserted
         if self.on_stored is not None and result.inserted:
             try:
                 self.on_stored(table, result.inserted_ids)
