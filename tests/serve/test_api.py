@@ -210,6 +210,10 @@ def test_invalid_events_are_rejected_whole_with_field_paths(api: Api) -> None:
     )
     assert single.status_code == 422
     assert [error["field"] for error in single.json()["errors"]] == ["ts"]
+    whole = api.client.post(
+        "/v1/events", json=event("w", "u", None, "purchase"), headers=api.headers()
+    )
+    assert [error["field"] for error in whole.json()["errors"]] == ["body"]
     broken = api.client.post(
         "/v1/events",
         content=b"{not json",

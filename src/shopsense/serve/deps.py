@@ -31,10 +31,15 @@ async def get_server(request: Request) -> ServerState:
 Server = Annotated[ServerState, Depends(get_server)]
 
 
-def _prefixed(errors: list[dict[str, str]], prefix: str) -> list[dict[str, str]]:
-    """Field paths of the records of a batch: ``[3].ts`` -> ``events[3].ts``."""
-    if not prefix:
-        return [{**e, "field": e["field"].removeprefix(".")} for e in errors]
+def _paths(errors: list[dict[str, str]], prefix: str) -> list[dict[str, str]]:
+    """Field paths as the body has them: ``[3].ts`` is ``events[3].ts`` under
+    ``{"events": [...]}``, stays ``[3].ts`` in a bare array, and is ``ts`` for a body
+    that is one record (``prefix == "single"``; ``body`` for the record as a whole)."""
+    if prefix == "single":
+        return [
+            {**e, "field": e["field"].removeprefix("[0]").removeprefix(".") or "body"}
+            for e in errors
+        ]
     return [{**e, "field": prefix + e["field"]} for e in errors]
 
 
@@ -80,18 +85,7 @@ async def parse_records(
         return adapter.validate_python(records, context=context)
     except ValidationError as error:
         errors = field_errors(error.errors(include_url=False))
-        if prefix == "single":
-            errors = [
-                {
-                    **e,
-                    "field": e["field"].split(".", 1)[1]
-                    if "." in e["field"]
-                    else e["field"].removeprefix("[0]"),
-                }
-                for e in errors
-            ]
-        else:
-            errors = _prefixed(errors, prefix)
+        errors = _paths(errors, prefix)
         if key == "events":
             server.metrics.events_rejected.labels(reason="validation").inc(len(records))
         first = errors[0]
