@@ -35,6 +35,7 @@ from rich.progress import (
 from rich.table import Table
 
 from shopsense import __version__
+from shopsense.cli_customers import customers_app, predict_app
 from shopsense.cli_keys import keys_app
 from shopsense.core.errors import (
     ConfigurationError,
@@ -60,6 +61,7 @@ from shopsense.models.recommend.registry import make_recommender
 from shopsense.serve.security import create_api_key
 from shopsense.store import Store, open_store
 from shopsense.training import BEST_MODEL, Selection, TrainingRun, select_best, train_models
+from shopsense.training.customers import train_customer_models
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +73,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(keys_app, name="keys")
+app.add_typer(customers_app, name="customers")
+app.add_typer(predict_app, name="predict")
 console = Console()
 error_console = Console(stderr=True)
 
@@ -475,6 +479,12 @@ def demo(
         with progress_bar("training, evaluating, registering", unit="models") as progress:
             run = train_models(store, _settings(ctx), progress=progress)
     render_training(run, brief=True)
+    with _open(ctx) as store, progress_bar("customer models", unit="steps") as progress:
+        customers = train_customer_models(store, _settings(ctx), progress=progress)
+    console.print(
+        f"registered customers v{customers.version.version} "
+        f"({len(customers.scores):,} customers: `shopsense customers segments`)"
+    )
     console.print(f"[green]demo shop ready[/green] in {_settings(ctx).resolved_store_url}")
     if run.failed:
         raise typer.Exit(code=1)

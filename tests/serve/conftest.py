@@ -17,6 +17,7 @@ from shopsense.serve import create_app
 from shopsense.serve.security import create_api_key
 from shopsense.store import Store, open_store
 from shopsense.training import train_models
+from shopsense.training.customers import train_customer_models
 
 SHOP = SimulationConfig(users=400, items=150, days=120, seed=3)
 MODELS = ("popular", "item-knn", "top-frequency", "bought-together")
@@ -24,12 +25,14 @@ MODELS = ("popular", "item-knn", "top-frequency", "bought-together")
 
 @pytest.fixture(scope="session")
 def trained_shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data directory with the simulated shop and trained, registered models."""
+    """A data directory with the simulated shop and trained, registered recommenders
+    and customer models."""
     directory = tmp_path_factory.mktemp("shop")
     settings = load_settings(data_dir=directory, recommenders=MODELS)
     with open_store(settings.resolved_store_url) as store:
         write_to_store(simulate_shop(SHOP), store)
         run = train_models(store, settings)
+        train_customer_models(store, settings)
     assert not run.failed, [model.error for model in run.failed]
     return directory
 

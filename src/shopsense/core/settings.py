@@ -176,6 +176,37 @@ class ServeSettings(BaseModel):
         return value
 
 
+class CustomerSettings(BaseModel):
+    """Customer intelligence: the churn window, value horizons and who is "at risk"."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    horizon_days: int = Field(
+        default=90,
+        ge=7,
+        le=730,
+        description="Churn means no purchase in this many days; spend is predicted over it.",
+    )
+    long_horizon_days: int = Field(
+        default=365, ge=30, le=3650, description="The horizon of the long CLV (discounted)."
+    )
+    discount_rate: float = Field(
+        default=0.1, ge=0, le=1, description="Annual discount rate of future spend in CLV."
+    )
+    at_risk_probability: float = Field(
+        default=0.5, gt=0, lt=1, description="Churn probability from which a customer is at risk."
+    )
+    valuable_share: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="The top share of customers by CLV that counts as valuable.",
+    )
+    win_back_items: int = Field(
+        default=5, ge=1, le=50, description="Items in a valuable at-risk customer's win-back list."
+    )
+
+
 def _config_file() -> Path:
     return Path(os.environ.get("SHOPSENSE_CONFIG", "shopsense.toml"))
 
@@ -243,6 +274,7 @@ class Settings(BaseSettings):
         description="Event types that models are trained on; empty: every item event.",
     )
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    customers: CustomerSettings = Field(default_factory=CustomerSettings)
 
     @field_validator("event_types", "item_event_types", "training_event_types")
     @classmethod

@@ -27,6 +27,7 @@ import numpy.typing as npt
 from shopsense.core.errors import NotFoundError, ValidationFailedError
 from shopsense.core.ids import new_id
 from shopsense.core.settings import BusinessRules, ServeSettings
+from shopsense.features.customers import rebuy_cycle_days
 from shopsense.models.recommend._common import ScoringRecommender
 from shopsense.serve.catalog import ServingCatalog
 from shopsense.serve.content import ContentIndex
@@ -542,10 +543,9 @@ class RecommendationEngine:
 
     def _rebuy_reason(self, stamps: list[int]) -> Reason:
         stamps = sorted(stamps)
-        if len(stamps) >= 2:
-            cycle = float(np.median(np.diff(stamps))) / SECONDS_PER_DAY
-            if cycle >= 1:
-                return Reason("buy_again", f"you buy this about every {round(cycle)} days")
+        cycle = rebuy_cycle_days(stamps)
+        if cycle is not None:
+            return Reason("buy_again", f"you buy this about every {round(cycle)} days")
         days = max(0, round((self._now() - stamps[-1]) / SECONDS_PER_DAY))
         when = "today" if days == 0 else f"{days} day{'s' if days != 1 else ''} ago"
         times = f"{len(stamps)} times, last " if len(stamps) > 1 else ""

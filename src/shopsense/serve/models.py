@@ -10,8 +10,6 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 import numpy as np
 import numpy.typing as npt
@@ -76,20 +74,9 @@ class ModelSet:
         }
 
 
-def artifact_directory(version: ModelVersion) -> Path:
-    """The directory of a registered artifact (``file://`` URI or a plain path)."""
-    parsed = urlparse(version.artifact_uri)
-    if parsed.scheme in ("", "file"):
-        return Path(unquote(parsed.path if parsed.scheme else version.artifact_uri))
-    raise ConfigurationError(
-        f"model {version.name} v{version.version} lives at {version.artifact_uri}; "
-        "only local artifacts (file://) can be served"
-    )
-
-
 def load_version(version: ModelVersion, catalog: ServingCatalog) -> LoadedModel:
     """Read a registered version's artifact and map its vocabulary into ``catalog``."""
-    directory = artifact_directory(version)
+    directory = version.directory
     if version.name not in RECOMMENDERS:
         raise ConfigurationError(f"the registry names an unknown recommender {version.name!r}")
     if not directory.exists():
@@ -241,4 +228,4 @@ def load_model_set(
     )
 
 
-__all__ = ["LoadedModel", "ModelSet", "artifact_directory", "load_model_set", "load_version"]
+__all__ = ["LoadedModel", "ModelSet", "load_model_set", "load_version"]

@@ -1,5 +1,6 @@
 """A customer's profile as the API shows it: what they did lately and what they are
-into (categories, brands, price band), from the store and the live history."""
+into (categories, brands, price band), from the store and the live history, and what
+the customer models say of them (segment, churn risk, value, next purchase)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,16 @@ from collections import defaultdict
 
 import numpy as np
 
-from shopsense.core.errors import NotFoundError
+from shopsense.core.errors import NotFittedError, NotFoundError
 from shopsense.serve.live import ADD_TO_CART, PURCHASE
-from shopsense.serve.schemas import Interest, Interests, PriceBand, ProfileEvent, ProfileOut
+from shopsense.serve.schemas import (
+    CustomerInsight,
+    Interest,
+    Interests,
+    PriceBand,
+    ProfileEvent,
+    ProfileOut,
+)
 from shopsense.serve.state import ServerState
 
 INTEREST_WEIGHTS = {PURCHASE: 3.0, ADD_TO_CART: 2.0}
@@ -80,6 +88,7 @@ def build_profile(server: ServerState, user_id: str) -> ProfileOut:
             ProfileEvent(**row, title=server.catalog.title(code) if code is not None else None)
         )
     purchases = sum(1 for kind in events.column("type").to_pylist() if kind == PURCHASE)
+    customer, note = customer_insight(server, user_id)
     return ProfileOut(
         user_id=user_id,
         created_at=created_at,
@@ -89,4 +98,28 @@ def build_profile(server: ServerState, user_id: str) -> ProfileOut:
         cart=server.catalog.item_ids(server.histories.cart(user_id)),
         recent_events=recent,
         interests=interests(server, user_id),
+        customer=customer,
+        customer_note=note,
     )
+
+
+def customer_insight(
+    server: ServerState, user_id: str
+) -> tuple[CustomerInsight | None, str | None]:
+    """The customer models' view of the user as of the shop's clock, or why there is
+    none (no models trained yet, or no purchase yet)."""
+    catalog = server.catalog
+
+    def title(item_id: str) -> str | None:
+        code = catalog.code(item_id)
+        return catalog.title(code) if code is not None else None
+
+    try:
+        insight = server.customers.insight(
+            user_id, now=server.histories.trending.latest, titles=title
+        )
+    except NotFittedError as error:
+        return None, error.message
+    if insight is None:
+        return None, "no purchase yet: segment, churn risk and value come with the first one"
+    return insight, None

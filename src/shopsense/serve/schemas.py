@@ -188,6 +188,12 @@ class ProfileOut(BaseModel):
     cart: list[str]
     recent_events: list[ProfileEvent]
     interests: Interests
+    customer: CustomerInsight | None = Field(
+        default=None,
+        description="Segment, churn risk with drivers, value and next purchase; null "
+        "until they buy and the customer models are trained (see customer_note).",
+    )
+    customer_note: str | None = None
 
 
 class ErasureOut(BaseModel):
@@ -270,3 +276,119 @@ __all__ = [
     "UserBatch",
     "UserPatch",
 ]
+
+
+# -- customer intelligence -----------------------------------------------------------------
+
+
+class ChurnDriver(BaseModel):
+    feature: str
+    text: str = Field(description="The driver in words, e.g. 'no purchase for 94 days'.")
+    contribution: float = Field(description="Its SHAP contribution to the log-odds of churn.")
+    risk: bool = Field(description="True: it raises the churn risk; false: a reason to stay.")
+
+
+class ChurnRisk(BaseModel):
+    probability: float = Field(description="Calibrated P(no purchase in horizon_days).")
+    level: Literal["low", "medium", "high"]
+    horizon_days: int
+    drivers: list[ChurnDriver]
+
+
+class CustomerValue(BaseModel):
+    horizon_days: int
+    expected_purchases: float = Field(description="BG/NBD expected purchase days.")
+    expected_spend: float = Field(description="Expected spend over horizon_days.")
+    spend_model: Literal["learned", "probabilistic"]
+    clv: float | None = Field(description="Discounted expected spend over clv_horizon_days.")
+    clv_horizon_days: int
+    discount_rate: float = Field(description="Annual discount rate of the CLV.")
+
+
+class RepeatItem(BaseModel):
+    item_id: str
+    title: str | None = None
+    times: int = Field(description="Days on which they bought it.")
+    every_days: float = Field(description="Median days between those purchases.")
+    last_bought: datetime
+    expected_next: datetime
+
+
+class NextPurchase(BaseModel):
+    p_alive: float = Field(description="BG/NBD probability that they are still a customer.")
+    purchase_probability: float = Field(description="1 - churn probability.")
+    expected_in_days: float | None = Field(
+        description="Expected days from as_of to the next purchase if they stay (null: "
+        "too little history)."
+    )
+    expected_date: datetime | None
+    repeat_items: list[RepeatItem]
+
+
+class SegmentOut(BaseModel):
+    name: str
+    description: str
+    action: str
+    r_score: int
+    f_score: int
+    m_score: int
+    cluster: int
+    cluster_name: str
+
+
+class CustomerInsight(BaseModel):
+    """What the customer models say of one customer (profiles embed it)."""
+
+    as_of: datetime = Field(description="The shop's clock the scores are computed at.")
+    model_version: int
+    segment: SegmentOut
+    churn: ChurnRisk
+    value: CustomerValue
+    next_purchase: NextPurchase
+
+
+class SegmentSummary(BaseModel):
+    name: str
+    description: str
+    action: str
+    customers: int
+    share: float
+    churn_probability: float = Field(description="Mean churn probability.")
+    expected_spend: float = Field(description="Mean expected spend over the horizon.")
+    clv: float | None = Field(description="Mean CLV.")
+    recency_days: float = Field(description="Median days since the last purchase.")
+
+
+class ClusterSummary(BaseModel):
+    cluster: int
+    name: str
+    description: str
+    customers: int
+    share: float
+    churn_probability: float
+
+
+class SegmentsOut(BaseModel):
+    as_of: datetime
+    model_version: int
+    customers: int
+    rfm: list[SegmentSummary]
+    clusters: list[ClusterSummary]
+
+
+class AtRiskCustomer(BaseModel):
+    user_id: str
+    churn_probability: float
+    clv: float | None
+    value_at_risk: float = Field(description="churn_probability x clv.")
+    segment: str
+    drivers: list[str]
+    action: str
+    win_back: list[RecommendedItem]
+
+
+class AtRiskOut(BaseModel):
+    as_of: datetime
+    model_version: int
+    criteria: str = Field(description="Who counts as a valuable customer at risk.")
+    customers: list[AtRiskCustomer]

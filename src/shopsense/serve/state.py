@@ -18,10 +18,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
+from shopsense.core.errors import ShopsenseError
 from shopsense.core.ids import utc_now
 from shopsense.core.settings import Settings
 from shopsense.serve.catalog import ServingCatalog
 from shopsense.serve.content import ContentIndex
+from shopsense.serve.customers import CustomerInsights
 from shopsense.serve.engine import RecommendationEngine
 from shopsense.serve.ingest import ServedLog, Writer
 from shopsense.serve.live import ADD_TO_CART, PURCHASE, REMOVE_FROM_CART, LiveHistories
@@ -29,6 +31,7 @@ from shopsense.serve.metrics import Metrics
 from shopsense.serve.models import load_model_set
 from shopsense.serve.security import KeyRing
 from shopsense.store.base import Store
+from shopsense.training.customers import CUSTOMER_MODEL, train_customer_models
 from shopsense.training.recommenders import train_models
 
 logger = logging.getLogger(__name__)
@@ -103,7 +106,9 @@ class Trainer:
             threads = max(1, (os.cpu_count() or 2) - 1)
             with threadpool_limits(limits=threads):
                 run = train_models(server.store, server.settings)
+                customers = _train_customers(server)
             server.reload_models()
+            server.customers.reload()
             self._trained_on = count
             models = [
                 {
@@ -113,9 +118,12 @@ class Trainer:
                 }
                 for model in run.models
             ]
+            models.append(customers)
             failed = [model.name for model in run.failed]
+            if customers["error"] is not None:
+                failed.append(CUSTOMER_MODEL)
             self.status = TrainingStatus(
-                state="failed" if failed and len(failed) == len(run.models) else "succeeded",
+                state="failed" if failed and len(failed) == len(models) else "succeeded",
                 trigger=self.status.trigger,
                 started_at=self.status.started_at,
                 finished_at=utc_now(),
@@ -167,6 +175,17 @@ class Trainer:
         return self.status
 
 
+def _train_customers(server: ServerState) -> dict[str, Any]:
+    """Train the customer models; a failure (too little history) is reported, not
+    raised, so that the recommenders' run still counts."""
+    try:
+        run = train_customer_models(server.store, server.settings)
+    except ShopsenseError as error:
+        logger.warning("customer models not trained: %s", error)
+        return {"model": CUSTOMER_MODEL, "version": None, "error": str(error)}
+    return {"model": CUSTOMER_MODEL, "version": run.version.version, "error": None}
+
+
 class ServerState:
     """The running server's parts; :meth:`start` loads, :meth:`stop` drains."""
 
@@ -187,29 +206,19 @@ class ServerState:
         self.writer = Writer(store, on_stored=self._on_stored, max_events=50_000)
         self.served = ServedLog(store, self.writer)
         self.trainer = Trainer(self)
+        self.customers = CustomerInsights(store, settings.customers)
         self.ready = False
         self.started_at: datetime | None = None
         self._thread_limits: Any = None
 
     def start(self) -> None:
+        """Load everything, then start the writer, the served-list log and the
+        training schedule, and take requests."""
         started = time.perf_counter()
         # One request scores one history: BLAS and OpenMP thread pools only add
         # hand-offs and spinning threads that take the core the event loop needs.
         self._thread_limits = threadpool_limits(limits=1)
-        self.catalog.update_from_table(self.store.read_items())
-        types = sorted(
-            {*self.settings.serve.history_event_types, PURCHASE, ADD_TO_CART, REMOVE_FROM_CART}
-        )
-        events = self.store.interactions(types=types)
-        self._load_histories(events)
-        latest = self.histories.trending.latest
-        self.catalog.mark_started(
-            datetime.fromtimestamp(latest - self.histories.trending.window_seconds, UTC)
-            if latest
-            else None
-        )
-        self.reload_models()
-        self.content.matrix()  # built now, not by the first request that needs it
+        self.load()
         self.writer.start()
         self.served.start()
         self.trainer.start_schedule(self.settings.serve.retrain_every_hours)
@@ -226,6 +235,26 @@ class ServerState:
             len(self.histories),
             time.perf_counter() - started,
         )
+
+    def load(self) -> None:
+        """Read the catalog, the live histories and the serving models from the store
+        (what ``start`` does before taking requests; the CLI uses it on its own to
+        recommend without serving)."""
+        self.catalog.update_from_table(self.store.read_items())
+        types = sorted(
+            {*self.settings.serve.history_event_types, PURCHASE, ADD_TO_CART, REMOVE_FROM_CART}
+        )
+        events = self.store.interactions(types=types)
+        self._load_histories(events)
+        latest = self.histories.trending.latest
+        self.catalog.mark_started(
+            datetime.fromtimestamp(latest - self.histories.trending.window_seconds, UTC)
+            if latest
+            else None
+        )
+        self.reload_models()
+        self.customers.reload()
+        self.content.matrix()  # built now, not by the first request that needs it
 
     def _load_histories(self, events: pa.Table) -> None:
         if events.num_rows == 0:

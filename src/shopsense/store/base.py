@@ -14,10 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 
+from shopsense.core.errors import ConfigurationError
 from shopsense.data.schemas import Event, Item, Order, User
 from shopsense.data.tables import (
     EVENT_SCHEMA,
@@ -146,6 +149,17 @@ class ModelVersion:
     metrics: dict[str, Any]
     data_fingerprint: str
     serving: bool
+
+    @property
+    def directory(self) -> Path:
+        """The artifact's local directory (a ``file://`` URI or a plain path)."""
+        parsed = urlparse(self.artifact_uri)
+        if parsed.scheme in ("", "file"):
+            return Path(unquote(parsed.path if parsed.scheme else self.artifact_uri))
+        raise ConfigurationError(
+            f"model {self.name} v{self.version} lives at {self.artifact_uri}; "
+            "only local artifacts (file://) can be read"
+        )
 
 
 @runtime_checkable

@@ -118,5 +118,28 @@ class BetaGeo:
         denominator = 1.0 + np.where(x > 0, odds, 0.0)
         return np.asarray(numerator / denominator, dtype=np.float64)
 
+    def probability_of_purchase(self, t: float, summary: RFMSummary) -> FloatArray:
+        """P(at least one purchase in the next ``t`` units | x, t_x, T).
+
+        Dropout happens only right after a purchase, so a customer alive at ``T`` stays
+        alive until their next purchase; given alive, their rate has the posterior
+        Gamma(r + x, alpha + T) (the alive term of eq. 6), whose Laplace transform gives
+        P(no purchase in t | alive) = ((alpha + T) / (alpha + T + t))^(r + x)."""
+        r, alpha, _, _ = self._params()
+        x, age = summary.frequency, summary.T
+        silent = ((alpha + age) / (alpha + age + t)) ** (r + x)
+        return np.asarray(self.probability_alive(summary) * (1.0 - silent), dtype=np.float64)
+
+    def expected_time_to_purchase(self, summary: RFMSummary) -> FloatArray:
+        """E[time to the next purchase | alive, x, t_x, T] in units from ``T``: the
+        mean of the waiting time 1/lambda under the posterior Gamma(r + x, alpha + T),
+        (alpha + T) / (r + x - 1); infinite when r + x <= 1 (too little evidence of a
+        rate for a finite mean)."""
+        r, alpha, _, _ = self._params()
+        shape = r + summary.frequency
+        with np.errstate(divide="ignore"):
+            waiting = np.where(shape > 1.0, (alpha + summary.T) / (shape - 1.0), np.inf)
+        return np.asarray(waiting, dtype=np.float64)
+
 
 __all__ = ["BetaGeo", "log_likelihood"]

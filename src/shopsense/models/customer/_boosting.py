@@ -1,0 +1,75 @@
+"""What the gradient-boosted customer models share: their feature matrix, and the
+number of boosting rounds chosen by early stopping on K held-out folds, with the
+out-of-fold predictions that come with it (for calibration and model choice)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from shopsense.core.errors import ValidationFailedError
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+EARLY_STOPPING_ROUNDS = 50
+
+
+def leaf_size(requested: int, n_rows: int) -> int:
+    """The minimum customers per leaf for ``n_rows`` training rows: ``requested``, but
+    at most a tenth of the rows (and at least 5), so that a small shop still gets
+    splits instead of a constant model."""
+    return max(5, min(requested, n_rows // 10))
+
+
+def feature_matrix(features: pd.DataFrame, columns: list[str]) -> FloatArray:
+    """The ``columns`` of ``features`` as a float matrix, in that order."""
+    missing = [name for name in columns if name not in features.columns]
+    if missing:
+        raise ValidationFailedError(f"features lack the columns {missing}")
+    return np.asarray(features[columns].to_numpy(dtype=np.float64), dtype=np.float64)
+
+
+def cross_fit(
+    params: dict[str, Any],
+    matrix: FloatArray,
+    target: FloatArray,
+    folds: Iterable[tuple[IntArray, IntArray]],
+    *,
+    columns: list[str],
+    max_rounds: int,
+) -> tuple[FloatArray, int]:
+    """Out-of-fold predictions and the folds' mean best number of rounds."""
+    out_of_fold = np.zeros(len(target))
+    rounds = []
+    for train_rows, held_rows in folds:
+        train = lgb.Dataset(matrix[train_rows], target[train_rows], feature_name=columns)
+        held = lgb.Dataset(matrix[held_rows], target[held_rows], reference=train)
+        booster = lgb.train(
+            params,
+            train,
+            num_boost_round=max_rounds,
+            valid_sets=[held],
+            callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
+        )
+        rounds.append(booster.best_iteration or max_rounds)
+        predicted = booster.predict(matrix[held_rows], num_iteration=rounds[-1])
+        out_of_fold[held_rows] = np.asarray(predicted, dtype=np.float64)
+    return out_of_fold, max(1, round(float(np.mean(rounds))))
+
+
+def train_booster(
+    params: dict[str, Any],
+    matrix: FloatArray,
+    target: FloatArray,
+    *,
+    columns: list[str],
+    rounds: int,
+) -> lgb.Booster:
+    """The final model on all rows."""
+    return lgb.train(params, lgb.Dataset(matrix, target, feature_name=columns), rounds)
