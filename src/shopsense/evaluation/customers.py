@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 
@@ -90,6 +91,7 @@ class ChurnEvaluation:
     churn: dict[str, dict[str, float]]
     spend: dict[str, dict[str, float]]
     spend_choice: str
+    next_purchase: dict[str, dict[str, float]]
     fit_seconds: dict[str, float] = field(default_factory=dict)
     training_customers: int = 0
 
@@ -111,6 +113,29 @@ class ChurnEvaluation:
                 strict=True,
             )
         ]
+
+
+def next_purchase_metrics(predictions: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Days to the next purchase against the customers who did buy in the window: MAE
+    and median absolute error in days of what serves (a repeat customer's usual gap,
+    else BG/NBD), of BG/NBD's median time (given alive) for all, and of the usual gap
+    alone (repeat customers only), each on the customers it can predict."""
+    bought = predictions[predictions["days_to_next"].notna()]
+    naive = (bought["gap_mean_days"] - bought["recency_days"]).clip(lower=0.0)
+    results = {}
+    for name, guess in (
+        ("served (usual gap, else BG/NBD)", bought["next_purchase_days"]),
+        ("BG/NBD median for all", bought["next_purchase_days_bgnbd"]),
+        ("usual gap only", naive),
+    ):
+        known = np.isfinite(guess.to_numpy(dtype=float))
+        errors = (guess[known] - bought["days_to_next"][known]).abs()
+        results[name] = {
+            "customers": float(known.sum()),
+            "mae_days": float(errors.mean()) if known.any() else float("nan"),
+            "median_abs_error_days": float(errors.median()) if known.any() else float("nan"),
+        }
+    return results
 
 
 def evaluate_churn(protocol: ChurnProtocol, *, random_state: int = 0) -> ChurnEvaluation:
@@ -153,8 +178,13 @@ def evaluate_churn(protocol: ChurnProtocol, *, random_state: int = 0) -> ChurnEv
             "spend_learned": scores["expected_spend_learned"],
             "spend_probabilistic": scores["expected_spend_probabilistic"],
             "spend_last_90d": scores["spend_90d"],
+            "next_purchase_days": scores["next_purchase_days"],
+            "next_purchase_days_bgnbd": scores["next_purchase_days_bgnbd"],
+            "gap_mean_days": scores["gap_mean_days"],
+            "recency_days": scores["recency_days"],
             "churned": churned,
             "spend": truth["spend"],
+            "days_to_next": truth["days_to_next"],
         },
         index=scores.index,
     )
@@ -178,6 +208,7 @@ def evaluate_churn(protocol: ChurnProtocol, *, random_state: int = 0) -> ChurnEv
     }
     return ChurnEvaluation(
         protocol=protocol.name,
+        next_purchase=next_purchase_metrics(predictions),
         predictions=predictions,
         churn=churn,
         spend=spend,

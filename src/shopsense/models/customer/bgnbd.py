@@ -130,16 +130,16 @@ class BetaGeo:
         silent = ((alpha + age) / (alpha + age + t)) ** (r + x)
         return np.asarray(self.probability_alive(summary) * (1.0 - silent), dtype=np.float64)
 
-    def expected_time_to_purchase(self, summary: RFMSummary) -> FloatArray:
-        """E[time to the next purchase | alive, x, t_x, T] in units from ``T``: the
-        mean of the waiting time 1/lambda under the posterior Gamma(r + x, alpha + T),
-        (alpha + T) / (r + x - 1); infinite when r + x <= 1 (too little evidence of a
-        rate for a finite mean)."""
+    def median_time_to_purchase(self, summary: RFMSummary) -> FloatArray:
+        """The median time, in units from ``T``, to the next purchase of a customer who
+        is still alive: P(no purchase in t | alive) = ((alpha + T) / (alpha + T + t))^(r + x)
+        (see :meth:`probability_of_purchase`) equals 1/2 at
+        t = (alpha + T) (2^(1 / (r + x)) - 1). The median, not the mean: with little
+        history the posterior of the rate puts mass near zero and the mean waiting time
+        is huge or infinite, while the median stays a usable date."""
         r, alpha, _, _ = self._params()
         shape = r + summary.frequency
-        with np.errstate(divide="ignore"):
-            waiting = np.where(shape > 1.0, (alpha + summary.T) / (shape - 1.0), np.inf)
-        return np.asarray(waiting, dtype=np.float64)
+        return np.asarray((alpha + summary.T) * (2.0 ** (1.0 / shape) - 1.0), dtype=np.float64)
 
 
 __all__ = ["BetaGeo", "log_likelihood"]

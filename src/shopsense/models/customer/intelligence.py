@@ -319,10 +319,12 @@ class CustomerIntelligence:
         ``p_alive``, ``expected_purchases``, ``expected_spend`` (the serving model's,
         over ``horizon_days``), ``expected_spend_learned``,
         ``expected_spend_probabilistic``, ``clv`` (discounted, over
-        ``long_horizon_days``), ``next_purchase_days`` (expected days from ``now`` to
-        the next purchase if they stay; inf when unknown), ``r_score``, ``f_score``,
-        ``m_score``, ``segment``, ``cluster``, ``cluster_name`` and ``drivers`` (JSON
-        list of ``{"feature", "contribution", "text", "risk"}``)."""
+        ``long_horizon_days``), ``next_purchase_days`` (days from ``now`` to the next
+        purchase if they stay: a repeat customer's mean gap after their last purchase,
+        0 when overdue; else BG/NBD's median, ``next_purchase_days_bgnbd``),
+        ``r_score``, ``f_score``, ``m_score``, ``segment``, ``cluster``,
+        ``cluster_name`` and ``drivers`` (JSON list of ``{"feature", "contribution",
+        "text", "risk"}``)."""
         churn, spend, purchases, segmenter = self._fitted()
         features = customer_features(events, now, item_categories=item_categories)
         scores = features.copy()
@@ -356,8 +358,14 @@ class CustomerIntelligence:
             scores["clv"] = _aligned(clv, summary, features.index)
         else:
             scores["clv"] = np.nan
-        waiting = model.expected_time_to_purchase(summary) * UNIT_DAYS
-        scores["next_purchase_days"] = _aligned(waiting, summary, features.index)
+        waiting = model.median_time_to_purchase(summary) * UNIT_DAYS
+        scores["next_purchase_days_bgnbd"] = _aligned(waiting, summary, features.index)
+        # A repeat customer's own rhythm dates their next purchase better than BG/NBD's
+        # shared rate (benchmarks/results/customers.md); one-time buyers have no rhythm.
+        own = (features["gap_mean_days"] - features["recency_days"]).clip(lower=0.0)
+        scores["next_purchase_days"] = own.where(
+            features["gap_mean_days"].notna(), scores["next_purchase_days_bgnbd"]
+        )
         segments = segmenter.score(features)
         for column in ("r_score", "f_score", "m_score", "segment"):
             scores[column] = segments[column].to_numpy()
