@@ -6,10 +6,12 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
 from shopsense.cli import app
+from tests.conftest import dataset_path
 
 FIXTURES = Path(__file__).parent / "fixtures" / "importers"
 runner = CliRunner()
@@ -19,6 +21,13 @@ def run(data_dir: Path, *args: str) -> str:
     result = runner.invoke(app, ["--data-dir", str(data_dir), *args], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result.output
+
+
+def run_json(data_dir: Path, *args: str) -> Any:
+    """A command's JSON on stdout (log lines go to stderr)."""
+    result = runner.invoke(app, ["--data-dir", str(data_dir), *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
 
 
 def test_init_creates_a_migrated_store(tmp_path: Path) -> None:
@@ -170,3 +179,56 @@ def test_demo_builds_the_shop_trains_and_registers_its_models(tmp_path: Path) ->
     for model in ("popular", "item-knn", "ease", "als", "best"):
         assert model in listing
     assert (tmp_path / "models" / "als" / "v1" / "manifest.json").exists()
+    assert "registered customers v1" in output
+    # Customer intelligence on the demo shop, as a shop's analyst would read it.
+    segments = run(tmp_path, "customers", "segments")
+    assert "RFM segments" in segments and "learned behavioural clusters" in segments
+    overview = run_json(tmp_path, "customers", "segments", "--json")
+    assert sum(segment["customers"] for segment in overview["rfm"]) == overview["customers"]
+    at_risk = run_json(tmp_path, "customers", "at-risk", "--top", "3", "--json")
+    assert 0 < len(at_risk["customers"]) <= 3
+    assert all(customer["win_back"] for customer in at_risk["customers"])
+    assert "valuable customers at risk" in run(tmp_path, "customers", "at-risk", "--top", "2")
+    customer = at_risk["customers"][0]["user_id"]
+    shown = run(tmp_path, "customers", "show", customer)
+    for label in ("segment", "churn risk", "value", "next purchase", "action", "categories"):
+        assert label in shown
+    profile = run_json(tmp_path, "customers", "show", customer, "--json")
+    assert profile["customer"]["segment"]["name"] == at_risk["customers"][0]["segment"]
+    assert "registered customers v2" in run(tmp_path, "customers", "train")
+
+
+def test_customer_commands_before_training_say_what_to_run(tmp_path: Path) -> None:
+    run(tmp_path, "init")
+    result = runner.invoke(app, ["--data-dir", str(tmp_path), "customers", "segments"])
+    assert result.exit_code != 0
+    assert "shopsense customers train" in str(result.exception) + result.output
+
+
+def test_predict_churn_dumps_one_line_per_customer(tmp_path: Path) -> None:
+    path = dataset_path("online-retail/online_retail.csv.gz")
+    dump = tmp_path / "churn.jsonl"
+    output = run(
+        tmp_path,
+        "predict",
+        "churn",
+        "--protocol",
+        "retail-churn",
+        "--dataset",
+        str(path),
+        "--dump",
+        str(dump),
+    )
+    assert "learned (LightGBM, calibrated)" in output and "recency only" in output
+    records = [json.loads(line) for line in dump.read_text().splitlines()]
+    assert len(records) > 3000
+    assert set(records[0]) == {
+        "customer_id",
+        "churn_probability",
+        "expected_purchases",
+        "spend_90d",
+    }
+    assert all(0 <= record["churn_probability"] <= 1 for record in records)
+    assert "MAE" not in output  # the churn table; clv prints the spend metrics
+    bad = runner.invoke(app, ["predict", "clv", "--protocol", "nope", "--dataset", str(path)])
+    assert bad.exit_code != 0

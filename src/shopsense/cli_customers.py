@@ -133,11 +133,12 @@ def render_insight(user_id: str, insight: CustomerInsight) -> None:
         f"{_money(value.expected_spend)} expected in {value.horizon_days} days "
         f"({value.spend_model}); CLV {value.clv_horizon_days} days {_money(value.clv)}"
     )
-    when = (
-        f"in {upcoming.expected_in_days:.0f} days ({upcoming.expected_date:%Y-%m-%d})"
-        if upcoming.expected_in_days is not None and upcoming.expected_date is not None
-        else "unknown (too little history)"
-    )
+    if upcoming.expected_in_days is None or upcoming.expected_date is None:
+        when = "unknown (too little history)"
+    elif upcoming.expected_in_days < 1:
+        when = "due now (overdue by their usual rhythm)"
+    else:
+        when = f"in {upcoming.expected_in_days:.0f} days ({upcoming.expected_date:%Y-%m-%d})"
     console.print(f"next purchase {when}; P(alive) {upcoming.p_alive:.0%}")
     for item in upcoming.repeat_items:
         console.print(
@@ -190,8 +191,8 @@ def render_segments(overview: SegmentsOut) -> None:
     table = Table(
         title=f"RFM segments: {overview.customers:,} customers as of {overview.as_of:%Y-%m-%d}"
     )
-    for column in ("segment", "customers", "share", "churn", "spend", "CLV", "recency d", "do"):
-        table.add_column(column, justify="left" if column in ("segment", "do") else "right")
+    for column in ("segment", "customers", "share", "churn", "spend", "CLV", "recency d"):
+        table.add_column(column, justify="left" if column == "segment" else "right")
     for segment in overview.rfm:
         table.add_row(
             segment.name,
@@ -201,9 +202,11 @@ def render_segments(overview: SegmentsOut) -> None:
             _money(segment.expected_spend),
             _money(segment.clv),
             f"{segment.recency_days:.0f}",
-            segment.action,
         )
     console.print(table)
+    console.print("[bold]what to do[/bold]")
+    for segment in overview.rfm:
+        console.print(f"  {segment.name}: {segment.action}")
     if overview.clusters:
         clusters = Table(title="learned behavioural clusters")
         for column in ("#", "name", "customers", "share", "churn", "description"):
@@ -238,21 +241,24 @@ def segments(
 
 
 def render_at_risk(report: AtRiskOut) -> None:
-    table = Table(title=f"valuable customers at risk: {report.criteria}")
-    for column in ("customer", "churn", "CLV", "at risk", "segment", "why", "action", "win back"):
-        table.add_column(column, overflow="fold")
-    for customer in report.customers:
-        table.add_row(
-            customer.user_id,
-            f"{customer.churn_probability:.0%}",
-            _money(customer.clv),
-            _money(customer.value_at_risk),
-            customer.segment,
-            "; ".join(customer.drivers),
-            customer.action,
-            ", ".join(item.title or item.item_id for item in customer.win_back),
+    """One block per customer: the lists are read by people, and the reasons and the
+    win-back items are too long for table cells."""
+    console.print(f"[bold]valuable customers at risk[/bold]: {report.criteria}")
+    for rank, customer in enumerate(report.customers, start=1):
+        console.print(
+            f"\n{rank}. [bold]{customer.user_id}[/bold]  churn {customer.churn_probability:.0%}"
+            f"  worth {_money(customer.annual_value)}/year  at risk "
+            f"{_money(customer.value_at_risk)}  CLV {_money(customer.clv)}"
+            f"  ({customer.segment})"
         )
-    console.print(table)
+        if customer.drivers:
+            console.print(f"   why:      {'; '.join(customer.drivers)}")
+        console.print(f"   action:   {customer.action}")
+        if customer.win_back:
+            titles = ", ".join(item.title or item.item_id for item in customer.win_back)
+            console.print(f"   win back: {titles}")
+    if not report.customers:
+        console.print("none: no valuable customer is at risk now")
 
 
 @customers_app.command("at-risk")

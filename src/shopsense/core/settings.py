@@ -200,7 +200,7 @@ class CustomerSettings(BaseModel):
         default=0.2,
         gt=0,
         le=1,
-        description="The top share of customers by CLV that counts as valuable.",
+        description="The top share of customers by annual value that counts as valuable.",
     )
     win_back_items: int = Field(
         default=5, ge=1, le=50, description="Items in a valuable at-risk customer's win-back list."

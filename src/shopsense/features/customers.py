@@ -270,7 +270,8 @@ class RepeatPurchase:
 def repeat_purchases(events: pd.DataFrame, cutoff: int) -> list[RepeatPurchase]:
     """One customer's items bought on two or more days before ``cutoff``, with their
     re-buy cycle (:func:`rebuy_cycle_days` of the purchase days) and the expected next
-    purchase (the last plus one cycle), soonest first."""
+    purchase (the last plus one cycle), soonest first; an item whose re-buy is overdue
+    by more than a whole cycle is left out (they stopped buying it)."""
     past = _before(events, cutoff)
     purchases = past[past["type"].to_numpy() == "purchase"]
     repeats = []
@@ -280,6 +281,8 @@ def repeat_purchases(events: pd.DataFrame, cutoff: int) -> list[RepeatPurchase]:
         if cycle is None:
             continue
         last = int(stamps.max())
+        if last + 2 * cycle * SECONDS_PER_DAY < cutoff:
+            continue
         repeats.append(
             RepeatPurchase(
                 item_id=str(item_id),

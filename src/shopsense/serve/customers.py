@@ -23,7 +23,15 @@ import pandas as pd
 from shopsense.core.errors import NotFittedError
 from shopsense.core.settings import CustomerSettings
 from shopsense.features.customers import SECONDS_PER_DAY, repeat_purchases
-from shopsense.models.customer.segments import SEGMENTS
+from shopsense.models.customer.segments import (
+    ABOUT_TO_SLEEP,
+    AT_RISK,
+    CANNOT_LOSE_THEM,
+    HIBERNATING,
+    LOST,
+    NEED_ATTENTION,
+    SEGMENTS,
+)
 from shopsense.serve.schemas import (
     AtRiskCustomer,
     AtRiskOut,
@@ -216,13 +224,16 @@ class CustomerInsights:
 
     def at_risk(self, top: int, *, win_back: WinBack | None = None) -> AtRiskOut:
         """The ``top`` valuable customers most likely to churn, by value at risk (churn
-        probability x CLV): churn probability at least ``at_risk_probability``, CLV in
-        the top ``valuable_share``. Each gets their segment's retention action and,
-        with ``win_back``, a personal list of items to win them back."""
+        probability x annual value so far): churn probability at least
+        ``at_risk_probability``, annual value in the top ``valuable_share``. (Not CLV:
+        a lapsing customer's CLV is already low because they lapse; what the shop
+        stands to lose is what they have been worth.) Each gets a retention action
+        (:func:`retention_action`) and, with ``win_back``, a personal list of items to
+        win them back."""
         loaded = self.loaded
         scores = loaded.scores
         options = self.settings
-        value = scores["clv"].fillna(scores["expected_spend"])
+        value = scores["annual_value"]
         threshold = float(np.quantile(value, 1.0 - options.valuable_share)) if len(value) else 0.0
         chosen = scores[
             (scores["churn_probability"] >= options.at_risk_probability) & (value >= threshold)
@@ -238,18 +249,20 @@ class CustomerInsights:
                     user_id=str(user_id),
                     churn_probability=round(float(row["churn_probability"]), 4),
                     clv=_rounded(row["clv"]),
+                    annual_value=round(float(row["annual_value"]), 2),
                     value_at_risk=round(float(at_risk[user_id]), 2),
                     segment=str(row["segment"]),
                     drivers=drivers,
-                    action=SEGMENTS[str(row["segment"])].action,
+                    action=retention_action(str(row["segment"]), json.loads(str(row["drivers"]))),
                     win_back=[]
                     if win_back is None
                     else win_back(str(user_id), options.win_back_items),
                 )
             )
         criteria = (
-            f"churn probability >= {options.at_risk_probability:g} and CLV in the top "
-            f"{options.valuable_share:.0%} (>= {threshold:,.2f}); by churn probability x CLV"
+            f"churn probability >= {options.at_risk_probability:g} and annual value in the "
+            f"top {options.valuable_share:.0%} (>= {threshold:,.2f}); by churn probability "
+            "x annual value"
         )
         return AtRiskOut(
             as_of=_time(loaded.model.fitted_at_ or 0),
@@ -257,6 +270,27 @@ class CustomerInsights:
             criteria=criteria,
             customers=customers,
         )
+
+
+WIN_BACK_SEGMENTS = frozenset(
+    {AT_RISK, CANNOT_LOSE_THEM, HIBERNATING, LOST, ABOUT_TO_SLEEP, NEED_ATTENTION}
+)
+"""Segments whose own action already is a retention action."""
+SLIPPING_ACTION = (
+    "check in personally before they drift: a win-back message with their picks and a "
+    "loyalty reward (good customers by history, slipping by behaviour)"
+)
+
+
+def retention_action(segment: str, drivers: list[dict[str, Any]]) -> str:
+    """What to do for a valuable customer at risk: their segment's action where it is
+    about winning back, else a personal check-in (a Champion or Loyal customer the
+    model sees slipping needs that, not an upsell); returns as a risk driver come
+    first, since an offer does not fix a bad experience."""
+    action = SEGMENTS[segment].action if segment in WIN_BACK_SEGMENTS else SLIPPING_ACTION
+    if any(driver["risk"] and driver["feature"].startswith("return") for driver in drivers):
+        action = "follow up on their returns first; then " + action
+    return action
 
 
 def _row(frame: pd.DataFrame, user_id: str) -> dict[str, Any]:
@@ -268,4 +302,4 @@ def _rounded(value: object) -> float | None:
     return None if number is None else round(number, 2)
 
 
-__all__ = ["CustomerInsights", "WinBack"]
+__all__ = ["CustomerInsights", "WinBack", "retention_action"]

@@ -380,7 +380,8 @@ class AtRiskCustomer(BaseModel):
     user_id: str
     churn_probability: float
     clv: float | None
-    value_at_risk: float = Field(description="churn_probability x clv.")
+    annual_value: float = Field(description="What they spent per year so far.")
+    value_at_risk: float = Field(description="churn_probability x annual_value.")
     segment: str
     drivers: list[str]
     action: str

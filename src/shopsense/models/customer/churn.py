@@ -35,6 +35,7 @@ from shopsense.models.customer._boosting import (
     cross_fit,
     feature_matrix,
     leaf_size,
+    predict,
     train_booster,
 )
 
@@ -159,7 +160,7 @@ class ChurnClassifier:
         booster, _, columns = self._fitted()
         if len(features) == 0:
             return np.zeros(0)
-        return np.asarray(booster.predict(feature_matrix(features, columns)), np.float64)
+        return predict(booster, feature_matrix(features, columns))
 
     def predict_proba(self, features: pd.DataFrame) -> FloatArray:
         """Calibrated P(churn) per row, shape ``(n_customers,)``."""
@@ -172,7 +173,7 @@ class ChurnClassifier:
         booster, _, columns = self._fitted()
         if len(features) == 0:
             return pd.DataFrame(columns=[*columns, "bias"], index=features.index)
-        values = booster.predict(feature_matrix(features, columns), pred_contrib=True)
+        values = predict(booster, feature_matrix(features, columns), pred_contrib=True)
         return pd.DataFrame(
             np.asarray(values, dtype=np.float64), index=features.index, columns=[*columns, "bias"]
         )

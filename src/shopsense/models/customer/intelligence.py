@@ -315,7 +315,8 @@ class CustomerIntelligence:
         drivers: int = 3,
     ) -> pd.DataFrame:
         """One row per customer in ``events`` with a purchase before ``now``, indexed by
-        ``user_id``: the features, ``churn_probability``, ``purchase_probability``,
+        ``user_id``: the features, ``annual_value`` (spend per year so far),
+        ``churn_probability``, ``purchase_probability``,
         ``p_alive``, ``expected_purchases``, ``expected_spend`` (the serving model's,
         over ``horizon_days``), ``expected_spend_learned``,
         ``expected_spend_probabilistic``, ``clv`` (discounted, over
@@ -330,6 +331,11 @@ class CustomerIntelligence:
         scores = features.copy()
         if len(features) == 0:
             return scores
+        # What a customer has been worth a year, so far: the value a churn would lose
+        # (forward CLV already discounts it by the risk; tenure floored at the horizon
+        # so that a first order is not annualised into a fortune).
+        tenure = features["tenure_days"].clip(lower=float(self.horizon_days))
+        scores["annual_value"] = features["monetary"] * 365.0 / tenure
         scores["churn_probability"] = churn.predict_proba(features)
         scores["purchase_probability"] = 1.0 - scores["churn_probability"]
         summary, average = purchase_summary(events, now)

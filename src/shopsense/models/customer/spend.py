@@ -26,6 +26,7 @@ from shopsense.models.customer._boosting import (
     cross_fit,
     feature_matrix,
     leaf_size,
+    predict,
     train_booster,
 )
 
@@ -122,8 +123,7 @@ class SpendRegressor:
             raise NotFittedError("SpendRegressor is not fitted yet; call fit() or load()")
         if len(features) == 0:
             return np.zeros(0)
-        values = self.booster_.predict(feature_matrix(features, self.feature_names_))
-        return np.asarray(values, dtype=np.float64)
+        return predict(self.booster_, feature_matrix(features, self.feature_names_))
 
     def save(self, directory: Path, name: str) -> None:
         """LightGBM's text model ``<name>.lgb.txt`` and ``<name>.json`` (no pickle)."""
