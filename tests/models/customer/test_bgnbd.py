@@ -74,3 +74,17 @@ def test_using_an_unfitted_model_is_an_error() -> None:
         BetaGeo().probability_alive(
             RFMSummary(np.array(["a"]), np.zeros(1), np.zeros(1), np.ones(1))
         )
+
+
+def test_conditional_expectation_matches_the_reference_implementation() -> None:
+    """lifetimes' documented value for the paper's parameters: a customer with x = 2,
+    t_x = 30.43, T = 38.86 weeks is expected to make 1.226 purchases in the next 39."""
+    model = BetaGeo()
+    model.params_ = np.array([PAPER["r"], PAPER["alpha"], PAPER["a"], PAPER["b"]])
+    customer = RFMSummary(
+        customer_ids=np.array(["c"]),
+        frequency=np.array([2.0]),
+        recency=np.array([30.43]),
+        T=np.array([38.86]),
+    )
+    assert model.expected_purchases(39, customer)[0] == pytest.approx(1.226, abs=5e-4)

@@ -66,6 +66,15 @@ def cross_fit(
 PARALLEL_ROWS = 2_000
 """Fewer rows than this are predicted on one thread: a request scoring one customer
 gains nothing from OpenMP's team, and its spinning threads cost a busy server dearly."""
+PARALLEL_TRAINING_ROWS = 50_000
+"""Fewer rows than this are trained on one thread: a shop's few thousand customers fit
+in a second or two alone, while OpenMP's spinning team slows to a crawl when anything
+else (a server, another job) holds a core."""
+
+
+def training_threads(n_rows: int) -> int:
+    """LightGBM's ``num_threads`` for a fit on ``n_rows`` rows (0: all cores)."""
+    return 1 if n_rows < PARALLEL_TRAINING_ROWS else 0
 
 
 def predict(booster: lgb.Booster, matrix: FloatArray, **options: Any) -> FloatArray:

@@ -37,6 +37,7 @@ from shopsense.models.customer._boosting import (
     leaf_size,
     predict,
     train_booster,
+    training_threads,
 )
 
 FloatArray = npt.NDArray[np.float64]
@@ -111,7 +112,7 @@ class ChurnClassifier:
             "bagging_freq": 1,
             "lambda_l2": self.lambda_l2,
             "seed": self.random_state,
-            "num_threads": 0,
+            "num_threads": training_threads(n_rows),
             "verbosity": -1,
         }
 

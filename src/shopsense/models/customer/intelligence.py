@@ -57,6 +57,9 @@ FloatArray = npt.NDArray[np.float64]
 UNIT_DAYS = 7.0
 """BG/NBD and Gamma-Gamma count time in weeks, as the papers do."""
 HOLDOUT_SHARE = 0.2
+MIN_CUSTOMERS = 80
+"""Labelled customers needed: 80% of them (the rest is held out) must reach the spend
+model's minimum of 50 with room to spare."""
 MANIFEST_FILE = "customers.json"
 SPEND_FILE = "spend"
 
@@ -208,11 +211,11 @@ class CustomerIntelligence:
                 "must end by now; move the training cutoff earlier"
             )
         features = customer_features(events, cutoff, item_categories=item_categories)
-        if len(features) < 50:
+        if len(features) < MIN_CUSTOMERS:
             raise ValidationFailedError(
                 f"only {len(features)} customers bought before {self.horizon_days} days ago; "
-                "customer models need at least 50 (import more history, or lower "
-                "customers.horizon_days)"
+                f"customer models need at least {MIN_CUSTOMERS} (import more history, or "
+                "lower customers.horizon_days)"
             )
         labels = purchase_labels(
             events, cutoff, horizon_days=self.horizon_days, customers=features.index

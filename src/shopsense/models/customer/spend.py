@@ -19,7 +19,7 @@ import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from sklearn.model_selection import KFold
+from sklearn.model_selection import StratifiedKFold
 
 from shopsense.core.errors import NotFittedError, ValidationFailedError
 from shopsense.models.customer._boosting import (
@@ -28,6 +28,7 @@ from shopsense.models.customer._boosting import (
     leaf_size,
     predict,
     train_booster,
+    training_threads,
 )
 
 FloatArray = npt.NDArray[np.float64]
@@ -86,6 +87,7 @@ class SpendRegressor:
             "bagging_freq": 1,
             "lambda_l2": self.lambda_l2,
             "seed": self.random_state,
+            "num_threads": training_threads(n_rows),
             "verbosity": -1,
         }
 
@@ -96,20 +98,28 @@ class SpendRegressor:
             raise ValidationFailedError(
                 f"{len(features)} feature rows but {len(target)} spend values; they must align"
             )
-        if len(target) < MIN_ROWS or not np.any(target > 0):
+        spenders = int(np.sum(target > 0))
+        if len(target) < MIN_ROWS or spenders < self.n_folds:
             raise ValidationFailedError(
-                f"cannot learn spend from {len(target)} customers of whom "
-                f"{int(np.sum(target > 0))} spent anything; it needs {MIN_ROWS} customers "
-                "and some who spent"
+                f"cannot learn spend from {len(target)} customers of whom {spenders} spent "
+                f"anything; it needs {MIN_ROWS} customers and at least {self.n_folds} who "
+                "spent (import more history)"
             )
         if np.any(target < 0) or not np.all(np.isfinite(target)):
             raise ValidationFailedError("spend must be finite and >= 0")
         columns = [str(name) for name in features.columns]
         matrix = feature_matrix(features, columns)
         params = self._lgb_params(len(matrix))
-        folds = KFold(self.n_folds, shuffle=True, random_state=self.random_state)
+        # Folds stratified by "spent anything": every training fold has spenders (a
+        # Tweedie fit on all-zero labels is undefined).
+        folds = StratifiedKFold(self.n_folds, shuffle=True, random_state=self.random_state)
         self.oof_predictions_, self.n_rounds_ = cross_fit(
-            params, matrix, target, folds.split(matrix), columns=columns, max_rounds=self.max_rounds
+            params,
+            matrix,
+            target,
+            folds.split(matrix, target > 0),
+            columns=columns,
+            max_rounds=self.max_rounds,
         )
         self.booster_ = train_booster(
             params, matrix, target, columns=columns, rounds=self.n_rounds_
