@@ -49,6 +49,7 @@ bench: install
 	$(BIN)/python benchmarks/ingest.py $(DATASETS)/online-retail/online_retail.csv.gz
 	$(BIN)/python benchmarks/simulate.py
 	$(BIN)/python benchmarks/recommend.py --datasets $(DATASETS)
+	$(BIN)/python benchmarks/customers.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/serve.py --datasets $(DATASETS)
 
 clean:

@@ -214,7 +214,8 @@ def evaluate_churn(protocol: ChurnProtocol, *, random_state: int = 0) -> ChurnEv
         spend=spend,
         spend_choice=model.spend_choice_ or "probabilistic",
         fit_seconds={
-            "customer models (all, incl. holdout)": fit_total,
+            **(model.metrics_ or {}).get("fit_seconds", {}),
+            "all customer models, with the holdout refits": fit_total,
             "recency only": recency_seconds,
             "BG/NBD + Gamma-Gamma": bgnbd_seconds,
         },
