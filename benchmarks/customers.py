@@ -140,8 +140,8 @@ def cdnow(path: Path, console: Console) -> list[str]:
         "",
         *markdown(["", "predicted", "actual"], holdout_rows),
         "",
-        f"The model predicts {predicted.sum() / actual.sum() - 1:+.1%} of the actual "
-        "holdout total (the conditional expectations below show where: customers with 1 "
+        f"The predicted holdout total is {predicted.sum() / actual.sum() - 1:+.1%} against "
+        "the actual (the conditional expectations below show where: customers with 1 "
         "or 2 calibration repeat purchases bought more in weeks 40-78 than their "
         "calibration rate implies).",
         "",

@@ -38,9 +38,20 @@ CUSTOMER_EVENT_TYPES = ("purchase", "return", "view", "add_to_cart", "search")
 ProgressCallback = Callable[[int, int | None], None]
 
 
+GUEST_MARK = '"guest":true'
+"""How importers mark a guest checkout's event (props ``{"guest": true}``, compact JSON)."""
+
+
 def read_customer_events(store: Store, *, user_id: str | None = None) -> pd.DataFrame:
-    """The events the customer features read, ``ts`` in Unix seconds."""
-    return events_frame(store.read_events(types=list(CUSTOMER_EVENT_TYPES), user_id=user_id))
+    """The events the customer features read, ``ts`` in Unix seconds. Guest checkouts
+    are left out: a guest "customer" is one anonymous order, not someone to segment,
+    keep or win back."""
+    table = store.read_events(types=list(CUSTOMER_EVENT_TYPES), user_id=user_id)
+    if table.num_rows:
+        props = table.column("props").to_pylist()
+        keep = [text is None or GUEST_MARK not in text for text in props]
+        table = table.filter(pa.array(keep, type=pa.bool_()))
+    return events_frame(table)
 
 
 def item_categories(items: pa.Table) -> pd.Series:
