@@ -9,8 +9,6 @@ Typer sub-apps that :mod:`shopsense.cli` mounts; the settings come from the pare
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,8 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shopsense.core.settings import Settings, load_settings
-from shopsense.store import Store, open_store
+from shopsense.cli_context import command_settings, command_store
+from shopsense.store import Store
 
 if TYPE_CHECKING:  # the models behind them load at run time, not for `--help`
     from shopsense.serve.customers import CustomerInsights
@@ -39,21 +37,10 @@ console = Console()
 error_console = Console(stderr=True)
 
 
-def _settings(ctx: typer.Context) -> Settings:
-    settings = getattr(ctx.obj, "settings", None)
-    return settings if isinstance(settings, Settings) else load_settings()
-
-
-@contextmanager
-def _open(ctx: typer.Context) -> Iterator[Store]:
-    with open_store(_settings(ctx).resolved_store_url) as store:
-        yield store
-
-
 def _insights(ctx: typer.Context, store: Store) -> CustomerInsights:
     from shopsense.serve.customers import CustomerInsights  # noqa: PLC0415
 
-    insights = CustomerInsights(store, _settings(ctx).customers)
+    insights = CustomerInsights(store, command_settings(ctx).customers)
     insights.reload()
     return insights
 
@@ -96,8 +83,8 @@ def train(ctx: typer.Context) -> None:
     from shopsense.cli import progress_bar  # noqa: PLC0415  # the parent imports this module
     from shopsense.training.customers import train_customer_models  # noqa: PLC0415
 
-    with _open(ctx) as store, progress_bar("customer models", unit="steps") as progress:
-        run = train_customer_models(store, _settings(ctx), progress=progress)
+    with command_store(ctx) as store, progress_bar("customer models", unit="steps") as progress:
+        run = train_customer_models(store, command_settings(ctx), progress=progress)
     render_customer_metrics(run.metrics)
     console.print(
         f"registered customers v{run.version.version}: {len(run.scores):,} customers scored "
@@ -170,8 +157,8 @@ def show(
     from shopsense.serve.profiles import build_profile  # noqa: PLC0415
     from shopsense.serve.state import ServerState  # noqa: PLC0415
 
-    with _open(ctx) as store:
-        server = ServerState(_settings(ctx), store)
+    with command_store(ctx) as store:
+        server = ServerState(command_settings(ctx), store)
         server.load()
         profile = build_profile(server, user_id)
     if as_json:
@@ -229,7 +216,7 @@ def segments(
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON.")] = False,
 ) -> None:
     """Every RFM segment and learned cluster: size, churn, value, suggested action."""
-    with _open(ctx) as store:
+    with command_store(ctx) as store:
         overview = _insights(ctx, store).segments()
     if as_json:
         console.print_json(overview.model_dump_json())
@@ -275,8 +262,8 @@ def at_risk(
     from shopsense.serve.routers.users import win_back_items  # noqa: PLC0415
     from shopsense.serve.state import ServerState  # noqa: PLC0415
 
-    with _open(ctx) as store:
-        server = ServerState(_settings(ctx), store)
+    with command_store(ctx) as store:
+        server = ServerState(command_settings(ctx), store)
         server.load()
         report = server.customers.at_risk(
             top,

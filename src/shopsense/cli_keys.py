@@ -8,8 +8,6 @@ tree propagate to :func:`shopsense.cli.main`, which prints them in red.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated
 
@@ -17,9 +15,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shopsense.core.settings import API_SCOPES, Settings, load_settings
+from shopsense.cli_context import command_store
+from shopsense.core.settings import API_SCOPES
 from shopsense.serve.security import create_api_key
-from shopsense.store import Store, open_store
 
 keys_app = typer.Typer(
     name="keys",
@@ -27,19 +25,6 @@ keys_app = typer.Typer(
     no_args_is_help=True,
 )
 console = Console()
-
-
-def _settings(ctx: typer.Context) -> Settings:
-    # shopsense.cli keeps its settings on ctx.obj.settings; the sub-app run on its own
-    # (no parent callback) reads them from the environment like the parent would.
-    settings = getattr(ctx.obj, "settings", None)
-    return settings if isinstance(settings, Settings) else load_settings()
-
-
-@contextmanager
-def _open(ctx: typer.Context) -> Iterator[Store]:
-    with open_store(_settings(ctx).resolved_store_url) as store:
-        yield store
 
 
 def _time(value: datetime | None) -> str:
@@ -60,7 +45,7 @@ def create(
     ] = None,
 ) -> None:
     """Create a key and print its token: the only time the token is shown."""
-    with _open(ctx) as store:
+    with command_store(ctx) as store:
         record, token = create_api_key(store, name=name, scopes=scope, rate_limit=rate_limit)
     console.print(f"[green]created[/green] API key {record.key_id} ({record.name})")
     console.print(f"scopes: {', '.join(record.scopes)}")
@@ -76,7 +61,7 @@ def create(
 @keys_app.command("list")
 def list_keys(ctx: typer.Context) -> None:
     """List the keys, revoked ones included (never their secrets)."""
-    with _open(ctx) as store:
+    with command_store(ctx) as store:
         records = store.list_api_keys()
     if not records:
         console.print("no API keys; create one with shopsense keys create")
@@ -106,7 +91,7 @@ def revoke(
     key_id: Annotated[str, typer.Argument(help="The key_id shown by 'shopsense keys list'.")],
 ) -> None:
     """Revoke a key (safe to run again): a running server refuses it within a minute."""
-    with _open(ctx) as store:
+    with command_store(ctx) as store:
         record = store.revoke_api_key(key_id)
     console.print(
         f"[green]revoked[/green] API key {record.key_id} ({record.name}) "

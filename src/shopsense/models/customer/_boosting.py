@@ -27,6 +27,32 @@ def leaf_size(requested: int, n_rows: int) -> int:
     return max(5, min(requested, n_rows // 10))
 
 
+def tree_params(
+    *,
+    num_leaves: int,
+    learning_rate: float,
+    min_child_samples: int,
+    feature_fraction: float,
+    lambda_l2: float,
+    seed: int,
+    n_rows: int,
+) -> dict[str, Any]:
+    """The LightGBM settings the customer models share (bagging 80% of the rows each
+    round; leaf size and threads scaled to ``n_rows``); each adds its objective."""
+    return {
+        "num_leaves": num_leaves,
+        "learning_rate": learning_rate,
+        "min_child_samples": leaf_size(min_child_samples, n_rows),
+        "feature_fraction": feature_fraction,
+        "bagging_fraction": 0.8,
+        "bagging_freq": 1,
+        "lambda_l2": lambda_l2,
+        "seed": seed,
+        "num_threads": training_threads(n_rows),
+        "verbosity": -1,
+    }
+
+
 def feature_matrix(features: pd.DataFrame, columns: list[str]) -> FloatArray:
     """The ``columns`` of ``features`` as a float matrix, in that order."""
     missing = [name for name in columns if name not in features.columns]

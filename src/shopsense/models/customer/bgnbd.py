@@ -22,11 +22,11 @@ from typing import Self
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
 
 from shopsense.core.errors import NotFittedError, ValidationFailedError
 from shopsense.features.customers import RFMSummary
+from shopsense.models.customer._likelihood import maximise_likelihood
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -77,17 +77,13 @@ class BetaGeo:
             raise ValidationFailedError("recency must not exceed T, frequency must be >= 0")
         x, t_x, age = summary.frequency, summary.recency, summary.T
 
-        def objective(log_params: FloatArray) -> float:
-            params = np.exp(log_params)
-            total = float(log_likelihood(params, x, t_x, age).sum())
-            return -total / len(x) + self.penalizer * float(np.sum(params**2))
-
-        start = np.log(np.array([1.0, max(float(np.mean(age)), 1.0), 1.0, 1.0]))
-        result = minimize(objective, start, method="L-BFGS-B")
-        if not np.isfinite(result.fun):
-            raise ValidationFailedError(f"BG/NBD did not converge: {result.message}")
-        self.params_ = np.exp(result.x)
-        self.log_likelihood_ = float(log_likelihood(self.params_, x, t_x, age).sum())
+        start = np.array([1.0, max(float(np.mean(age)), 1.0), 1.0, 1.0])
+        self.params_, self.log_likelihood_ = maximise_likelihood(
+            lambda params: log_likelihood(params, x, t_x, age),
+            start,
+            penalizer=self.penalizer,
+            model="BG/NBD",
+        )
         return self
 
     def _params(self) -> tuple[float, float, float, float]:

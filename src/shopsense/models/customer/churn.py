@@ -34,10 +34,9 @@ from shopsense.core.errors import NotFittedError, ValidationFailedError
 from shopsense.models.customer._boosting import (
     cross_fit,
     feature_matrix,
-    leaf_size,
     predict,
     train_booster,
-    training_threads,
+    tree_params,
 )
 
 FloatArray = npt.NDArray[np.float64]
@@ -104,16 +103,15 @@ class ChurnClassifier:
     def _lgb_params(self, n_rows: int) -> dict[str, Any]:
         return {
             "objective": "binary",
-            "num_leaves": self.num_leaves,
-            "learning_rate": self.learning_rate,
-            "min_child_samples": leaf_size(self.min_child_samples, n_rows),
-            "feature_fraction": self.feature_fraction,
-            "bagging_fraction": 0.8,
-            "bagging_freq": 1,
-            "lambda_l2": self.lambda_l2,
-            "seed": self.random_state,
-            "num_threads": training_threads(n_rows),
-            "verbosity": -1,
+            **tree_params(
+                num_leaves=self.num_leaves,
+                learning_rate=self.learning_rate,
+                min_child_samples=self.min_child_samples,
+                feature_fraction=self.feature_fraction,
+                lambda_l2=self.lambda_l2,
+                seed=self.random_state,
+                n_rows=n_rows,
+            ),
         }
 
     def fit(self, features: pd.DataFrame, churned: npt.ArrayLike) -> Self:

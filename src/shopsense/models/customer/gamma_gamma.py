@@ -34,11 +34,11 @@ from typing import Self
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import minimize
 from scipy.special import gammaln
 
 from shopsense.core.errors import NotFittedError, ValidationFailedError
 from shopsense.features.customers import SECONDS_PER_DAY
+from shopsense.models.customer._likelihood import maximise_likelihood
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -130,16 +130,12 @@ class GammaGamma:
                 "(e.g. free orders) before fitting"
             )
 
-        def objective(log_params: FloatArray) -> float:
-            params = np.exp(log_params)
-            total = float(log_likelihood(params, x, m).sum())
-            return -total / len(x) + self.penalizer * float(np.sum(params**2))
-
-        result = minimize(objective, np.zeros(3), method="L-BFGS-B")
-        if not np.isfinite(result.fun):
-            raise ValidationFailedError(f"Gamma-Gamma did not converge: {result.message}")
-        self.params_ = np.exp(result.x)
-        self.log_likelihood_ = float(log_likelihood(self.params_, x, m).sum())
+        self.params_, self.log_likelihood_ = maximise_likelihood(
+            lambda params: log_likelihood(params, x, m),
+            np.ones(3),
+            penalizer=self.penalizer,
+            model="Gamma-Gamma",
+        )
         return self
 
     def _params(self) -> tuple[float, float, float]:

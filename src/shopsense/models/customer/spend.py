@@ -25,10 +25,9 @@ from shopsense.core.errors import NotFittedError, ValidationFailedError
 from shopsense.models.customer._boosting import (
     cross_fit,
     feature_matrix,
-    leaf_size,
     predict,
     train_booster,
-    training_threads,
+    tree_params,
 )
 
 FloatArray = npt.NDArray[np.float64]
@@ -79,16 +78,15 @@ class SpendRegressor:
         return {
             "objective": "tweedie",
             "tweedie_variance_power": self.tweedie_variance_power,
-            "num_leaves": self.num_leaves,
-            "learning_rate": self.learning_rate,
-            "min_child_samples": leaf_size(self.min_child_samples, n_rows),
-            "feature_fraction": 0.8,
-            "bagging_fraction": 0.8,
-            "bagging_freq": 1,
-            "lambda_l2": self.lambda_l2,
-            "seed": self.random_state,
-            "num_threads": training_threads(n_rows),
-            "verbosity": -1,
+            **tree_params(
+                num_leaves=self.num_leaves,
+                learning_rate=self.learning_rate,
+                min_child_samples=self.min_child_samples,
+                feature_fraction=0.8,
+                lambda_l2=self.lambda_l2,
+                seed=self.random_state,
+                n_rows=n_rows,
+            ),
         }
 
     def fit(self, features: pd.DataFrame, spend: npt.ArrayLike) -> Self:
