@@ -51,25 +51,34 @@ def _money(value: float | None) -> str:
 
 # -- train --------------------------------------------------------------------------------
 
+LABELS = {
+    "learned": "learned (LightGBM)",
+    "recency": "recency only",
+    "bgnbd": "BG/NBD",
+    "probabilistic": "BG/NBD x Gamma-Gamma",
+}
+"""How the holdout metrics' model names read."""
+ORDER = {name: rank for rank, name in enumerate(LABELS)}
+
 
 def render_customer_metrics(metrics: dict[str, Any]) -> None:
     """The holdout table of a customer-model training: each model beside its baselines."""
     churn = Table(title=f"churn in {metrics['horizon_days']} days (held-out customers)")
     for column in ("model", "ROC-AUC", "PR-AUC", "Brier", "log loss"):
         churn.add_column(column, justify="left" if column == "model" else "right")
-    for name, values in metrics["churn"].items():
+    for name, values in sorted(metrics["churn"].items(), key=lambda pair: ORDER[pair[0]]):
         churn.add_row(
-            name,
+            LABELS[name],
             *(f"{values[key]:.4f}" for key in ("roc_auc", "pr_auc", "brier", "log_loss")),
         )
     console.print(churn)
     spend = Table(title=f"spend in {metrics['horizon_days']} days (held-out customers)")
     for column in ("model", "MAE", "RMSE", "Spearman"):
         spend.add_column(column, justify="left" if column == "model" else "right")
-    for name, values in metrics["spend"].items():
+    for name, values in sorted(metrics["spend"].items(), key=lambda pair: ORDER[pair[0]]):
         chosen = " (serves)" if name == metrics["spend_choice"] else ""
         spend.add_row(
-            name + chosen,
+            LABELS[name] + chosen,
             f"{values['mae']:,.2f}",
             f"{values['rmse']:,.2f}",
             f"{values['spearman']:.4f}",
