@@ -127,7 +127,8 @@ def render_insight(user_id: str, insight: CustomerInsight) -> None:
     console.print(
         f"value        {value.expected_purchases:.2f} purchases and "
         f"{_money(value.expected_spend)} expected in {value.horizon_days} days "
-        f"({value.spend_model}); CLV {value.clv_horizon_days} days {_money(value.clv)}"
+        f"({value.spend_model or 'no prices'}); CLV {value.clv_horizon_days} days "
+        f"{_money(value.clv)}"
     )
     if upcoming.expected_in_days is None or upcoming.expected_date is None:
         when = "unknown (too little history)"
@@ -135,11 +136,15 @@ def render_insight(user_id: str, insight: CustomerInsight) -> None:
         when = "due now (overdue by their usual rhythm)"
     else:
         when = f"in {upcoming.expected_in_days:.0f} days ({upcoming.expected_date:%Y-%m-%d})"
-    console.print(f"next purchase {when}; P(alive) {upcoming.p_alive:.0%}")
+    alive = (
+        "one purchase so far" if upcoming.p_alive is None else f"P(alive) {upcoming.p_alive:.0%}"
+    )
+    console.print(f"next purchase {when}; {alive}")
     for item in upcoming.repeat_items:
+        due = "overdue since" if item.expected_next < insight.as_of else "next"
         console.print(
             f"             re-buys {item.title or item.item_id} ({item.item_id}) every "
-            f"{item.every_days:.0f} days, next ~{item.expected_next:%Y-%m-%d}"
+            f"{item.every_days:.0f} days, {due} ~{item.expected_next:%Y-%m-%d}"
         )
     console.print(f"action       {segment.action}")
 

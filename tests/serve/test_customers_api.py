@@ -4,6 +4,7 @@ drivers, value and next purchase; /v1/segments; /v1/customers/at-risk."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -121,3 +122,22 @@ def test_before_training_the_lists_say_what_to_run(untrained_api: Api) -> None:
         assert "shopsense customers train" in response.json()["detail"]
     profile = api.get(f"/v1/users/{buyers(api)[0]}", "read")
     assert profile["customer"] is None and "customers train" in profile["customer_note"]
+
+
+def test_a_first_purchase_after_the_newest_event_is_counted_at_once(api: Api) -> None:
+    last = api.store.event_summary().last_ts
+    assert last is not None
+    body = {
+        "event_id": "first-order",
+        "type": "purchase",
+        "user_id": "newcomer",
+        "item_id": "I00001",
+        "ts": (last + timedelta(hours=1)).isoformat(),
+        "quantity": 1,
+        "price": 12.0,
+    }
+    assert api.client.post("/v1/events", json=body, headers=api.headers()).status_code == 200
+    customer = api.get("/v1/users/newcomer", "read")["customer"]
+    assert customer is not None
+    assert customer["segment"]["r_score"] == 5 and customer["segment"]["f_score"] == 1
+    assert customer["next_purchase"]["p_alive"] is None  # one purchase: no evidence yet

@@ -71,3 +71,26 @@ def test_training_registers_a_version_with_its_scores(tmp_path: Path) -> None:
     assert set(loaded.scores.index) == {f"U{user:03d}" for user in range(150)}
     assert loaded.scores.equals(second.scores)
     assert {"churn", "spend", "spend_choice", "fit_seconds", "as_of"} <= set(loaded.version.metrics)
+
+
+def test_a_shop_without_prices_still_gets_churn_and_segments(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path)
+    events = [
+        Event(
+            event_id=f"{user}-{day}",
+            type="purchase",
+            user_id=f"U{user:03d}",
+            item_id="I1",
+            ts=START + timedelta(days=day),
+        )
+        for user in range(150)
+        for day in range(user % 7, 100 if user % 3 == 0 else 200, 10 + user % 40)
+    ]
+    with open_store(settings.resolved_store_url) as store:
+        store.append_events(events)
+        run = train_customer_models(store, settings)
+        loaded = load_customer_models(store)
+    assert run.model.spend_ is None and run.model.spend_choice_ is None
+    assert run.metrics["spend"] == {}
+    assert loaded.scores["churn_probability"].between(0, 1).all()
+    assert loaded.scores["segment"].notna().all()

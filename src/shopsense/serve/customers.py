@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -81,9 +80,9 @@ class CustomerInsights:
     def __init__(self, store: Store, settings: CustomerSettings) -> None:
         self.store = store
         self.settings = settings
-        self._loaded: LoadedCustomerModels | None = None
-        self._categories: pd.Series | None = None
-        self._lock = threading.Lock()
+        # One reference, swapped whole: a request reads the models and the categories
+        # they were loaded with, never half of a reload.
+        self._state: tuple[LoadedCustomerModels, pd.Series] | None = None
 
     def reload(self) -> bool:
         """Load the registry's serving customer models; False when none was trained."""
@@ -91,35 +90,35 @@ class CustomerInsights:
             loaded = load_customer_models(self.store)
         except NotFittedError:
             return False
-        categories = item_categories(self.store.read_items())
-        with self._lock:
-            self._loaded, self._categories = loaded, categories
+        self._state = (loaded, item_categories(self.store.read_items()))
         return True
 
-    @property
-    def loaded(self) -> LoadedCustomerModels:
-        loaded = self._loaded
-        if loaded is None:
+    def _snapshot(self) -> tuple[LoadedCustomerModels, pd.Series]:
+        state = self._state
+        if state is None:
             raise NotFittedError(
                 "no customer models yet; run `shopsense customers train` (or POST /v1/models/train)"
             )
-        return loaded
+        return state
 
-    def _as_of(self, now: int | None) -> int:
-        fitted = self.loaded.model.fitted_at_ or 0
-        return max(fitted, now or 0)
+    @property
+    def loaded(self) -> LoadedCustomerModels:
+        return self._snapshot()[0]
 
     # -- one customer -----------------------------------------------------------------------
 
     def insight(
         self, user_id: str, *, now: int | None = None, titles: Callable[[str], str | None]
     ) -> CustomerInsight | None:
-        """Score one customer from their stored events as of ``now`` (the shop's clock;
-        default: when the models were trained); None when they never bought."""
-        loaded = self.loaded
-        as_of = self._as_of(now)
+        """Score one customer from their stored events as of ``now`` (the shop's clock,
+        its newest event; default: when the models were trained); None when they never
+        bought."""
+        loaded, categories = self._snapshot()
+        # Features read events strictly before their cutoff: one second after the
+        # newest event counts it (the rule of the training's clock).
+        as_of = max(loaded.model.fitted_at_ or 0, (now or 0) + 1)
         events = read_customer_events(self.store, user_id=user_id)
-        scored = loaded.model.score(events, as_of, item_categories=self._categories)
+        scored = loaded.model.score(events, as_of, item_categories=categories)
         if user_id not in scored.index:
             return None
         row = _row(scored, user_id)
@@ -149,14 +148,15 @@ class CustomerInsights:
             value=CustomerValue(
                 horizon_days=model.horizon_days,
                 expected_purchases=round(float(row["expected_purchases"]), 4),
-                expected_spend=round(float(row["expected_spend"]), 2),
-                spend_model=model.spend_choice_ or "probabilistic",
+                expected_spend=_rounded(row["expected_spend"]),
+                spend_model=model.spend_choice_,
                 clv=_rounded(row["clv"]),
                 clv_horizon_days=model.long_horizon_days,
                 discount_rate=model.discount_rate,
             ),
             next_purchase=NextPurchase(
-                p_alive=round(float(row["p_alive"]), 4),
+                # BG/NBD has no evidence of dropout before a repeat purchase (P = 1).
+                p_alive=round(float(row["p_alive"]), 4) if row["frequency"] > 1 else None,
                 purchase_probability=round(float(row["purchase_probability"]), 4),
                 expected_in_days=None if waiting is None else round(waiting, 1),
                 expected_date=None if waiting is None else _time(as_of + waiting * SECONDS_PER_DAY),
@@ -192,7 +192,7 @@ class CustomerInsights:
                     customers=len(group),
                     share=round(len(group) / total, 4),
                     churn_probability=round(float(group["churn_probability"].mean()), 4),
-                    expected_spend=round(float(group["expected_spend"].mean()), 2),
+                    expected_spend=_rounded(group["expected_spend"].mean()),
                     clv=_rounded(group["clv"].mean()),
                     recency_days=round(float(group["recency_days"].median()), 1),
                 )

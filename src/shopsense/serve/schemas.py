@@ -298,8 +298,10 @@ class ChurnRisk(BaseModel):
 class CustomerValue(BaseModel):
     horizon_days: int
     expected_purchases: float = Field(description="BG/NBD expected purchase days.")
-    expected_spend: float = Field(description="Expected spend over horizon_days.")
-    spend_model: Literal["learned", "probabilistic"]
+    expected_spend: float | None = Field(
+        description="Expected spend over horizon_days (null: the shop sends no prices)."
+    )
+    spend_model: Literal["learned", "probabilistic"] | None
     clv: float | None = Field(description="Discounted expected spend over clv_horizon_days.")
     clv_horizon_days: int
     discount_rate: float = Field(description="Annual discount rate of the CLV.")
@@ -315,7 +317,10 @@ class RepeatItem(BaseModel):
 
 
 class NextPurchase(BaseModel):
-    p_alive: float = Field(description="BG/NBD probability that they are still a customer.")
+    p_alive: float | None = Field(
+        description="BG/NBD probability that they are still a customer (null for one-time "
+        "buyers: the model has no evidence of dropout before a repeat purchase)."
+    )
     purchase_probability: float = Field(description="1 - churn probability.")
     expected_in_days: float | None = Field(
         description="Expected days from as_of to the next purchase if they stay (null: "
@@ -354,7 +359,7 @@ class SegmentSummary(BaseModel):
     customers: int
     share: float
     churn_probability: float = Field(description="Mean churn probability.")
-    expected_spend: float = Field(description="Mean expected spend over the horizon.")
+    expected_spend: float | None = Field(description="Mean expected spend over the horizon.")
     clv: float | None = Field(description="Mean CLV.")
     recency_days: float = Field(description="Median days since the last purchase.")
 

@@ -183,6 +183,10 @@ def _train_customers(server: ServerState) -> dict[str, Any]:
     except ShopsenseError as error:
         logger.warning("customer models not trained: %s", error)
         return {"model": CUSTOMER_MODEL, "version": None, "error": str(error)}
+    except Exception as error:  # a bug here must not keep the new recommenders out
+        logger.exception("customer models failed")
+        message = f"{type(error).__name__}: {error}"
+        return {"model": CUSTOMER_MODEL, "version": None, "error": message}
     return {"model": CUSTOMER_MODEL, "version": run.version.version, "error": None}
 
 

@@ -20,6 +20,7 @@ events: the whole shop in a batch, or one customer per API request, by the same 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections.abc import Iterator
@@ -53,10 +54,12 @@ from shopsense.models.customer.segments import BehaviourClusters, RFMSegmenter
 from shopsense.models.customer.spend import SpendRegressor
 
 FloatArray = npt.NDArray[np.float64]
+logger = logging.getLogger(__name__)
 
 UNIT_DAYS = 7.0
 """BG/NBD and Gamma-Gamma count time in weeks, as the papers do."""
 HOLDOUT_SHARE = 0.2
+MAX_WAIT_DAYS = 3650
 MIN_CUSTOMERS = 80
 """Labelled customers needed: 80% of them (the rest is held out) must reach the spend
 model's minimum of 50 with room to spare."""
@@ -112,6 +115,8 @@ class PurchaseModels:
                 spend = GammaGamma().fit(summary.frequency[repeat], average[repeat])
             except ValidationFailedError:
                 spend = None
+        if spend is not None and spend.params_ is not None and spend.params_[1] <= 1.0:
+            spend = None  # q <= 1: spend so heavy-tailed that its mean is infinite
         return cls(transactions, spend)
 
     def expected_spend(
@@ -222,9 +227,7 @@ class CustomerIntelligence:
         )
         churned = (~labels["purchased"]).to_numpy()
         spend = labels["spend"].to_numpy(dtype=np.float64)
-        order = np.random.default_rng(self.random_state).permutation(len(features))
-        held = np.zeros(len(features), dtype=bool)
-        held[order[: max(1, int(len(features) * HOLDOUT_SHARE))]] = True
+        held = _stratified_holdout(churned, HOLDOUT_SHARE, self.random_state)
         self.metrics_ = self._holdout_metrics(
             events, cutoff, features=features, churned=churned, spend=spend, held=held
         )
@@ -233,7 +236,7 @@ class CustomerIntelligence:
         with _timed(timings, "churn (LightGBM)"):
             self.churn_ = ChurnClassifier(random_state=self.random_state).fit(features, churned)
         with _timed(timings, "spend (LightGBM)"):
-            self.spend_ = SpendRegressor(random_state=self.random_state).fit(features, spend)
+            self.spend_ = _fit_spend(features, spend, self.random_state)
         with _timed(timings, "BG/NBD + Gamma-Gamma"):
             self.purchases_ = PurchaseModels.fit(events, now)
         current = customer_features(events, now, item_categories=item_categories)
@@ -279,15 +282,19 @@ class CustomerIntelligence:
                 churned[held], 1.0 - _aligned(bgnbd_buys, summary, test.index)
             ),
         }
-        learned = SpendRegressor(random_state=self.random_state).fit(train, spend[~held])
+        learned = _fit_spend(train, spend[~held], self.random_state)
         probabilistic = _aligned(
             purchases.expected_spend(summary, average, self.horizon_days), summary, test.index
         )
-        spend_metrics = {"learned": regression_metrics(spend[held], learned.predict(test))}
+        spend_metrics = {}
+        if learned is not None:
+            spend_metrics["learned"] = regression_metrics(spend[held], learned.predict(test))
         if not np.isnan(probabilistic).any():
             spend_metrics["probabilistic"] = regression_metrics(spend[held], probabilistic)
-        best = min(spend_metrics, key=lambda name: spend_metrics[name]["mae"])
-        self.spend_choice_ = "learned" if best == "learned" else "probabilistic"
+        best = min(spend_metrics, key=lambda name: spend_metrics[name]["mae"], default=None)
+        self.spend_choice_ = (
+            None if best is None else ("learned" if best == "learned" else "probabilistic")
+        )
         return {
             "horizon_days": self.horizon_days,
             "churn": churn_metrics,
@@ -297,13 +304,10 @@ class CustomerIntelligence:
 
     # -- score ----------------------------------------------------------------------------
 
-    def _fitted(self) -> tuple[ChurnClassifier, SpendRegressor, PurchaseModels, RFMSegmenter]:
-        if (
-            self.churn_ is None
-            or self.spend_ is None
-            or self.purchases_ is None
-            or self.segmenter_ is None
-        ):
+    def _fitted(
+        self,
+    ) -> tuple[ChurnClassifier, SpendRegressor | None, PurchaseModels, RFMSegmenter]:
+        if self.churn_ is None or self.purchases_ is None or self.segmenter_ is None:
             raise NotFittedError(
                 "customer models are not trained yet; run `shopsense customers train`"
             )
@@ -348,11 +352,14 @@ class CustomerIntelligence:
         scores["expected_purchases"] = _aligned(
             model.expected_purchases(weeks, summary), summary, features.index
         )
-        scores["expected_spend_learned"] = spend.predict(features)
+        scores["expected_spend_learned"] = (
+            spend.predict(features) if spend is not None else np.full(len(features), np.nan)
+        )
         scores["expected_spend_probabilistic"] = _aligned(
             purchases.expected_spend(summary, average, self.horizon_days), summary, features.index
         )
-        chosen = "learned" if self.spend_choice_ == "learned" else "probabilistic"
+        # NaN when neither spend model could be fitted (a shop that sends no prices).
+        chosen = self.spend_choice_ or "probabilistic"
         scores["expected_spend"] = scores[f"expected_spend_{chosen}"]
         if purchases.spend is not None:
             clv = customer_lifetime_value(
@@ -368,6 +375,8 @@ class CustomerIntelligence:
         else:
             scores["clv"] = np.nan
         waiting = model.median_time_to_purchase(summary) * UNIT_DAYS
+        # Beyond ten years a "date" says nothing but "not expected": unknown (inf).
+        waiting = np.where(waiting > MAX_WAIT_DAYS, np.inf, waiting)
         scores["next_purchase_days_bgnbd"] = _aligned(waiting, summary, features.index)
         # A repeat customer's own rhythm dates their next purchase better than BG/NBD's
         # shared rate (benchmarks/results/customers.md); one-time buyers have no rhythm.
@@ -422,7 +431,8 @@ class CustomerIntelligence:
         churn, spend, purchases, segmenter = self._fitted()
         directory.mkdir(parents=True, exist_ok=True)
         churn.save(directory)
-        spend.save(directory, SPEND_FILE)
+        if spend is not None:
+            spend.save(directory, SPEND_FILE)
         manifest = {
             "params": {
                 "horizon_days": self.horizon_days,
@@ -442,7 +452,8 @@ class CustomerIntelligence:
             "metrics": self.metrics_,
             "fitted_at": self.fitted_at_,
         }
-        (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1, default=_json))
+        text = json.dumps(_without_nan(manifest), indent=1, default=_json, allow_nan=False)
+        (directory / MANIFEST_FILE).write_text(text)
 
     @classmethod
     def load(cls, directory: Path) -> CustomerIntelligence:
@@ -454,7 +465,8 @@ class CustomerIntelligence:
         manifest = json.loads(path.read_text())
         model = cls(**manifest["params"])
         model.churn_ = ChurnClassifier.load(directory)
-        model.spend_ = SpendRegressor.load(directory, SPEND_FILE)
+        if (directory / f"{SPEND_FILE}.json").exists():
+            model.spend_ = SpendRegressor.load(directory, SPEND_FILE)
         transactions = BetaGeo()
         transactions.params_ = np.asarray(manifest["bgnbd"], dtype=np.float64)
         spend = None
@@ -469,6 +481,40 @@ class CustomerIntelligence:
         model.metrics_ = manifest["metrics"]
         model.fitted_at_ = manifest["fitted_at"]
         return model
+
+
+def _stratified_holdout(
+    labels: npt.NDArray[np.bool_], share: float, seed: int
+) -> npt.NDArray[np.bool_]:
+    """A seeded ``share`` of the rows of each class (both classes in the holdout)."""
+    rng = np.random.default_rng(seed)
+    held = np.zeros(len(labels), dtype=bool)
+    for value in (False, True):
+        rows = rng.permutation(np.flatnonzero(labels == value))
+        held[rows[: max(1, round(len(rows) * share))]] = True
+    return held
+
+
+def _fit_spend(features: pd.DataFrame, spend: FloatArray, seed: int) -> SpendRegressor | None:
+    """The learned spend model, or None when the spend cannot be learned (too few
+    customers spent anything, or the shop sends no prices): churn, segments and the
+    probabilistic models do not depend on it."""
+    try:
+        return SpendRegressor(random_state=seed).fit(features, spend)
+    except ValidationFailedError as error:
+        logger.warning("no learned spend model: %s", error)
+        return None
+
+
+def _without_nan(value: Any) -> Any:
+    """JSON has no NaN: undefined metrics (a ROC-AUC of one class) become null."""
+    if isinstance(value, dict):
+        return {key: _without_nan(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nan(item) for item in value]
+    if isinstance(value, float | np.floating) and not math.isfinite(float(value)):
+        return None
+    return value
 
 
 @contextmanager

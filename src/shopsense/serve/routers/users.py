@@ -65,9 +65,10 @@ async def at_risk(
         bool, Query(description="Add a personal win-back list of items to each.")
     ] = True,
 ) -> AtRiskOut:
-    """The valuable customers most likely to churn (``customers.at_risk_probability``,
-    top ``customers.valuable_share`` by CLV), by value at risk, each with the drivers
-    of their risk, their segment's retention action and a win-back list."""
+    """The valuable customers most likely to churn (churn probability at least
+    ``customers.at_risk_probability``, annual value so far in the top
+    ``customers.valuable_share``), by value at risk (churn probability x annual value),
+    each with the drivers of their risk, a retention action and a win-back list."""
 
     def build() -> AtRiskOut:
         return server.customers.at_risk(
