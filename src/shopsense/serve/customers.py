@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from shopsense.core.errors import NotFittedError
 from shopsense.core.settings import CustomerSettings
@@ -49,6 +50,7 @@ from shopsense.serve.schemas import (
 from shopsense.store.base import Store
 from shopsense.training.customers import (
     LoadedCustomerModels,
+    customer_events,
     item_categories,
     load_customer_models,
     read_customer_events,
@@ -108,24 +110,33 @@ class CustomerInsights:
     # -- one customer -----------------------------------------------------------------------
 
     def insight(
-        self, user_id: str, *, now: int | None = None, titles: Callable[[str], str | None]
+        self,
+        user_id: str,
+        *,
+        now: int | None = None,
+        titles: Callable[[str], str | None],
+        events: pa.Table | None = None,
     ) -> CustomerInsight | None:
         """Score one customer from their stored events as of ``now`` (the shop's clock,
         its newest event; default: when the models were trained); None when they never
-        bought."""
+        bought. ``events``: their stored events when the caller has read them already."""
         loaded, categories = self._snapshot()
         # Features read events strictly before their cutoff: one second after the
         # newest event counts it (the rule of the training's clock).
         as_of = max(loaded.model.fitted_at_ or 0, (now or 0) + 1)
-        events = read_customer_events(self.store, user_id=user_id)
-        scored = loaded.model.score(events, as_of, item_categories=categories)
+        history = (
+            read_customer_events(self.store, user_id=user_id)
+            if events is None
+            else customer_events(events)
+        )
+        scored = loaded.model.score(history, as_of, item_categories=categories)
         if user_id not in scored.index:
             return None
         row = _row(scored, user_id)
         model = loaded.model
         segment = SEGMENTS[str(row["segment"])]
         waiting = _finite(float(row["next_purchase_days"]))
-        repeats = repeat_purchases(events, as_of)[:REPEAT_ITEMS]
+        repeats = repeat_purchases(history, as_of)[:REPEAT_ITEMS]
         return CustomerInsight(
             as_of=_time(as_of),
             model_version=loaded.version.version,

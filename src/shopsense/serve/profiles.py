@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 import numpy as np
+import pyarrow as pa
 
 from shopsense.core.errors import NotFittedError, NotFoundError
 from shopsense.serve.live import ADD_TO_CART, PURCHASE
@@ -88,7 +89,7 @@ def build_profile(server: ServerState, user_id: str) -> ProfileOut:
             ProfileEvent(**row, title=server.catalog.title(code) if code is not None else None)
         )
     purchases = sum(1 for kind in events.column("type").to_pylist() if kind == PURCHASE)
-    customer, note = customer_insight(server, user_id)
+    customer, note = customer_insight(server, user_id, events)
     return ProfileOut(
         user_id=user_id,
         created_at=created_at,
@@ -104,10 +105,11 @@ def build_profile(server: ServerState, user_id: str) -> ProfileOut:
 
 
 def customer_insight(
-    server: ServerState, user_id: str
+    server: ServerState, user_id: str, events: pa.Table | None = None
 ) -> tuple[CustomerInsight | None, str | None]:
     """The customer models' view of the user as of the shop's clock, or why there is
-    none (no models trained yet, or no purchase yet)."""
+    none (no models trained yet, or no purchase yet); ``events``: their stored events,
+    when already read."""
     catalog = server.catalog
 
     def title(item_id: str) -> str | None:
@@ -116,7 +118,7 @@ def customer_insight(
 
     try:
         insight = server.customers.insight(
-            user_id, now=server.histories.trending.latest, titles=title
+            user_id, now=server.histories.trending.latest, titles=title, events=events
         )
     except NotFittedError as error:
         return None, error.message

@@ -43,13 +43,21 @@ GUEST_MARK = '"guest":true'
 
 
 def read_customer_events(store: Store, *, user_id: str | None = None) -> pd.DataFrame:
-    """The events the customer features read, ``ts`` in Unix seconds. Guest checkouts
-    are left out: a guest "customer" is one anonymous order, not someone to segment,
-    keep or win back."""
-    table = store.read_events(types=list(CUSTOMER_EVENT_TYPES), user_id=user_id)
+    """The events the customer features read (:func:`customer_events` of the store's)."""
+    return customer_events(store.read_events(types=list(CUSTOMER_EVENT_TYPES), user_id=user_id))
+
+
+def customer_events(table: pa.Table) -> pd.DataFrame:
+    """The :data:`CUSTOMER_EVENT_TYPES` events of an event table, ``ts`` in Unix
+    seconds. Guest checkouts are left out: a guest "customer" is one anonymous order,
+    not someone to segment, keep or win back."""
     if table.num_rows:
+        kinds = set(CUSTOMER_EVENT_TYPES)
         props = table.column("props").to_pylist()
-        keep = [text is None or GUEST_MARK not in text for text in props]
+        keep = [
+            kind in kinds and (text is None or GUEST_MARK not in text)
+            for kind, text in zip(table.column("type").to_pylist(), props, strict=True)
+        ]
         table = table.filter(pa.array(keep, type=pa.bool_()))
     return events_frame(table)
 
@@ -179,6 +187,7 @@ __all__ = [
     "CUSTOMER_MODEL",
     "CustomerTrainingRun",
     "LoadedCustomerModels",
+    "customer_events",
     "item_categories",
     "load_customer_models",
     "read_customer_events",
