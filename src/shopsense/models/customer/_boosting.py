@@ -4,7 +4,9 @@ out-of-fold predictions that come with it (for calibration and model choice)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
@@ -107,6 +109,28 @@ def predict(booster: lgb.Booster, matrix: FloatArray, **options: Any) -> FloatAr
     """``booster.predict`` on one thread for small inputs, all cores for batches."""
     threads = 1 if len(matrix) < PARALLEL_ROWS else 0
     return np.asarray(booster.predict(matrix, num_threads=threads, **options), np.float64)
+
+
+def save_booster(
+    directory: Path,
+    booster: lgb.Booster,
+    *,
+    model_file: str,
+    manifest_file: str,
+    manifest: dict[str, Any],
+) -> None:
+    """LightGBM's text model and a JSON manifest beside it (no pickle)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    booster.save_model(str(directory / model_file))
+    (directory / manifest_file).write_text(json.dumps(manifest))
+
+
+def load_booster(
+    directory: Path, *, model_file: str, manifest_file: str
+) -> tuple[lgb.Booster, dict[str, Any]]:
+    """What :func:`save_booster` wrote."""
+    manifest: dict[str, Any] = json.loads((directory / manifest_file).read_text())
+    return lgb.Booster(model_file=str(directory / model_file)), manifest
 
 
 def train_booster(

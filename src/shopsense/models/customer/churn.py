@@ -18,7 +18,6 @@ log-odds of churn; :mod:`shopsense.models.customer.drivers` turns them into word
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Self
 
@@ -34,7 +33,9 @@ from shopsense.core.errors import NotFittedError, ValidationFailedError
 from shopsense.models.customer._boosting import (
     cross_fit,
     feature_matrix,
+    load_booster,
     predict,
+    save_booster,
     train_booster,
     tree_params,
 )
@@ -180,20 +181,25 @@ class ChurnClassifier:
     def save(self, directory: Path) -> None:
         """LightGBM's text model plus the calibration's two numbers as JSON (no pickle)."""
         booster, (slope, intercept), columns = self._fitted()
-        directory.mkdir(parents=True, exist_ok=True)
-        booster.save_model(str(directory / MODEL_FILE))
         manifest = {
             "feature_names": columns,
             "n_rounds": self.n_rounds_,
             "calibration": {"slope": slope, "intercept": intercept},
         }
-        (directory / CALIBRATION_FILE).write_text(json.dumps(manifest))
+        save_booster(
+            directory,
+            booster,
+            model_file=MODEL_FILE,
+            manifest_file=CALIBRATION_FILE,
+            manifest=manifest,
+        )
 
     @classmethod
     def load(cls, directory: Path) -> ChurnClassifier:
-        manifest = json.loads((directory / CALIBRATION_FILE).read_text())
         model = cls()
-        model.booster_ = lgb.Booster(model_file=str(directory / MODEL_FILE))
+        model.booster_, manifest = load_booster(
+            directory, model_file=MODEL_FILE, manifest_file=CALIBRATION_FILE
+        )
         calibration = manifest["calibration"]
         model.calibration_ = (float(calibration["slope"]), float(calibration["intercept"]))
         model.feature_names_ = list(manifest["feature_names"])

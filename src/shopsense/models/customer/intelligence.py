@@ -152,7 +152,9 @@ def purchase_summary(events: pd.DataFrame, end: int) -> tuple[RFMSummary, FloatA
     return summary, np.asarray(average, dtype=np.float64)
 
 
-def _aligned(values: FloatArray, summary: RFMSummary, index: pd.Index) -> FloatArray:
+def aligned(values: FloatArray, summary: RFMSummary, index: pd.Index) -> FloatArray:
+    """Per-customer ``values`` in ``summary``'s order, re-ordered to ``index`` (NaN
+    for customers the summary lacks)."""
     series = pd.Series(values, index=pd.Index(summary.customer_ids))
     return np.asarray(series.reindex(index.astype(str)).to_numpy(), dtype=np.float64)
 
@@ -279,11 +281,11 @@ class CustomerIntelligence:
                 churned[held], recency.predict(test["recency_days"].to_numpy())
             ),
             "bgnbd": classification_metrics(
-                churned[held], 1.0 - _aligned(bgnbd_buys, summary, test.index)
+                churned[held], 1.0 - aligned(bgnbd_buys, summary, test.index)
             ),
         }
         learned = _fit_spend(train, spend[~held], self.random_state)
-        probabilistic = _aligned(
+        probabilistic = aligned(
             purchases.expected_spend(summary, average, self.horizon_days), summary, test.index
         )
         spend_metrics = {}
@@ -348,14 +350,14 @@ class CustomerIntelligence:
         summary, average = purchase_summary(events, now)
         weeks = self.horizon_days / UNIT_DAYS
         model = purchases.transactions
-        scores["p_alive"] = _aligned(model.probability_alive(summary), summary, features.index)
-        scores["expected_purchases"] = _aligned(
+        scores["p_alive"] = aligned(model.probability_alive(summary), summary, features.index)
+        scores["expected_purchases"] = aligned(
             model.expected_purchases(weeks, summary), summary, features.index
         )
         scores["expected_spend_learned"] = (
             spend.predict(features) if spend is not None else np.full(len(features), np.nan)
         )
-        scores["expected_spend_probabilistic"] = _aligned(
+        scores["expected_spend_probabilistic"] = aligned(
             purchases.expected_spend(summary, average, self.horizon_days), summary, features.index
         )
         # NaN when neither spend model could be fitted (a shop that sends no prices).
@@ -371,13 +373,13 @@ class CustomerIntelligence:
                 discount_rate=self.discount_rate,
                 unit_days=UNIT_DAYS,
             )
-            scores["clv"] = _aligned(clv, summary, features.index)
+            scores["clv"] = aligned(clv, summary, features.index)
         else:
             scores["clv"] = np.nan
         waiting = model.median_time_to_purchase(summary) * UNIT_DAYS
         # Beyond ten years a "date" says nothing but "not expected": unknown (inf).
         waiting = np.where(waiting > MAX_WAIT_DAYS, np.inf, waiting)
-        scores["next_purchase_days_bgnbd"] = _aligned(waiting, summary, features.index)
+        scores["next_purchase_days_bgnbd"] = aligned(waiting, summary, features.index)
         # A repeat customer's own rhythm dates their next purchase better than BG/NBD's
         # shared rate (benchmarks/results/customers.md); one-time buyers have no rhythm.
         own = (features["gap_mean_days"] - features["recency_days"]).clip(lower=0.0)
@@ -541,6 +543,7 @@ def _json(value: Any) -> Any:
 __all__ = [
     "CustomerIntelligence",
     "PurchaseModels",
+    "aligned",
     "classification_metrics",
     "purchase_summary",
     "regression_metrics",

@@ -11,7 +11,6 @@ serves (see :mod:`shopsense.training.customers`).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Self
 
@@ -25,7 +24,9 @@ from shopsense.core.errors import NotFittedError, ValidationFailedError
 from shopsense.models.customer._boosting import (
     cross_fit,
     feature_matrix,
+    load_booster,
     predict,
+    save_booster,
     train_booster,
     tree_params,
 )
@@ -137,16 +138,21 @@ class SpendRegressor:
         """LightGBM's text model ``<name>.lgb.txt`` and ``<name>.json`` (no pickle)."""
         if self.booster_ is None:
             raise NotFittedError("SpendRegressor is not fitted yet; nothing to save")
-        directory.mkdir(parents=True, exist_ok=True)
-        self.booster_.save_model(str(directory / f"{name}.lgb.txt"))
         manifest = {"feature_names": self.feature_names_, "n_rounds": self.n_rounds_}
-        (directory / f"{name}.json").write_text(json.dumps(manifest))
+        save_booster(
+            directory,
+            self.booster_,
+            model_file=f"{name}.lgb.txt",
+            manifest_file=f"{name}.json",
+            manifest=manifest,
+        )
 
     @classmethod
     def load(cls, directory: Path, name: str) -> SpendRegressor:
-        manifest = json.loads((directory / f"{name}.json").read_text())
         model = cls()
-        model.booster_ = lgb.Booster(model_file=str(directory / f"{name}.lgb.txt"))
+        model.booster_, manifest = load_booster(
+            directory, model_file=f"{name}.lgb.txt", manifest_file=f"{name}.json"
+        )
         model.feature_names_ = list(manifest["feature_names"])
         model.n_rounds_ = manifest["n_rounds"]
         return model
