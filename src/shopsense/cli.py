@@ -35,6 +35,7 @@ from rich.progress import (
 from rich.table import Table
 
 from shopsense import __version__
+from shopsense.cli_analytics import analytics_app
 from shopsense.cli_customers import customers_app, predict_app
 from shopsense.cli_keys import keys_app
 from shopsense.core.errors import (
@@ -75,6 +76,7 @@ app = typer.Typer(
 app.add_typer(keys_app, name="keys")
 app.add_typer(customers_app, name="customers")
 app.add_typer(predict_app, name="predict")
+app.add_typer(analytics_app, name="analytics")
 console = Console()
 error_console = Console(stderr=True)
 

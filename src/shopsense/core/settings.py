@@ -207,6 +207,31 @@ class CustomerSettings(BaseModel):
     )
 
 
+class AnalyticsSettings(BaseModel):
+    """Engagement analytics: the shop's calendar and the attribution rules."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timezone: str = Field(
+        default="UTC",
+        description="IANA time zone whose days, weeks and months the analytics count in, "
+        "e.g. 'Europe/London'.",
+    )
+    default_days: int = Field(
+        default=90, ge=1, le=3660, description="Days a query covers when it names no start."
+    )
+    attribution_window_hours: float = Field(
+        default=24.0,
+        gt=0,
+        le=24 * 90,
+        description="How long after a list is served (or clicked) a click or purchase "
+        "is credited to it.",
+    )
+    conversion_window_days: float = Field(
+        default=14.0, gt=0, le=365, description="A funnel's default conversion window."
+    )
+
+
 def _config_file() -> Path:
     return Path(os.environ.get("SHOPSENSE_CONFIG", "shopsense.toml"))
 
@@ -275,6 +300,7 @@ class Settings(BaseSettings):
     )
     serve: ServeSettings = Field(default_factory=ServeSettings)
     customers: CustomerSettings = Field(default_factory=CustomerSettings)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
 
     @field_validator("event_types", "item_event_types", "training_event_types")
     @classmethod

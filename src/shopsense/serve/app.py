@@ -20,7 +20,15 @@ from shopsense.core.settings import Settings, get_settings
 from shopsense.data.schemas import Event, Item, Order, User
 from shopsense.serve import problems
 from shopsense.serve.metrics import Metrics, MetricsMiddleware
-from shopsense.serve.routers import admin, catalog, events, health, recommendations, users
+from shopsense.serve.routers import (
+    admin,
+    analytics,
+    catalog,
+    events,
+    health,
+    recommendations,
+    users,
+)
 from shopsense.serve.schemas import (
     EventBatch,
     ItemBatch,
@@ -98,6 +106,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         catalog.router,
         recommendations.router,
         users.router,
+        analytics.router,
         admin.router,
     ):
         app.include_router(router, prefix="/v1", responses=problems.PROBLEM_RESPONSES)

@@ -398,3 +398,20 @@ class AtRiskOut(BaseModel):
     model_version: int
     criteria: str = Field(description="Who counts as a valuable customer at risk.")
     customers: list[AtRiskCustomer]
+
+
+class TableOut(BaseModel):
+    """A chart-ready table: ``columns`` name the cells of each row."""
+
+    columns: list[str]
+    rows: list[list[JsonValue]]
+
+
+class ReportOut(BaseModel):
+    """An analytics report: what was asked (with the defaults filled in), the headline
+    figures and its tables (see ``docs/analytics.md`` for each report's columns)."""
+
+    kind: str
+    query: dict[str, JsonValue]
+    summary: dict[str, JsonValue]
+    tables: dict[str, TableOut]

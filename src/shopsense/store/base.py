@@ -45,6 +45,7 @@ __all__ = [
     "TIMESTAMP",
     "USER_SCHEMA",
     "AccessStore",
+    "AnalyticsStore",
     "ApiKeyRecord",
     "AppendResult",
     "CatalogStore",
@@ -323,7 +324,27 @@ class AccessStore(Protocol):
 
 
 @runtime_checkable
-class Store(EventStore, CatalogStore, CustomerStore, ModelRegistry, AccessStore, Protocol):
+class AnalyticsStore(Protocol):
+    """Read-only aggregate queries for :mod:`shopsense.analytics` and the experiments.
+
+    The SQL is written by shopsense's analytics modules (never by a caller) against the
+    tables ``events``, ``served_recommendations``, ``users``, ``items`` and
+    ``order_lines``, with every value bound as a parameter. A query reads one
+    consistent snapshot and never blocks writers (ingestion keeps running while a
+    dashboard asks for a year of retention)."""
+
+    def analytics_query(
+        self, sql: str, params: Sequence[Any] = (), *, timezone: str = "UTC"
+    ) -> pa.Table:
+        """The rows of ``sql``; dates and period buckets are taken in ``timezone`` (an IANA
+        name such as ``Europe/London``)."""
+        ...
+
+
+@runtime_checkable
+class Store(
+    EventStore, CatalogStore, CustomerStore, ModelRegistry, AccessStore, AnalyticsStore, Protocol
+):
     """A whole backend: the four narrow stores plus what spans them."""
 
     url: str

@@ -235,6 +235,29 @@ class DuckDBStore:
             table: pa.Table = self._connection.sql(sql, params=list(params)).to_arrow_table()
             return table
 
+    def analytics_query(
+        self, sql: str, params: Sequence[Any] = (), *, timezone: str = "UTC"
+    ) -> pa.Table:
+        # A cursor is DuckDB's own connection to the same database: it runs beside the
+        # writers (MVCC snapshot) instead of queueing on the store's lock, and its time
+        # zone is its own.
+        with self._lock:
+            cursor = self._connection.cursor()
+        try:
+            try:
+                cursor.execute("SET TimeZone = ?", [timezone])
+            except duckdb.Error as error:
+                raise ValidationFailedError(
+                    f"unknown time zone {timezone!r}; use an IANA name such as "
+                    "'UTC' or 'Europe/London'"
+                ) from error
+            table: pa.Table = cursor.sql(sql, params=list(params)).to_arrow_table()
+            return table
+        except duckdb.Error as error:
+            raise StoreError(f"an analytics query on {self.url} failed: {error}") from error
+        finally:
+            cursor.close()
+
     def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         rows = self._query(sql, params)
         return rows[0][0] if rows else None

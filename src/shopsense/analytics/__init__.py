@@ -1,0 +1,29 @@
+"""Engagement analytics over the store: active users and stickiness, retention cohorts,
+lifecycle, funnels, commerce and recommendation attribution.
+
+Each report is one function taking the store and a :class:`Window` and returning a
+:class:`Report` of chart-ready tables; :mod:`shopsense.analytics.requests` holds the
+validated requests the API and the CLI build them from. See ``docs/analytics.md``.
+"""
+
+from shopsense.analytics._query import Breakdown, Interval, Report, ResultTable, Window
+from shopsense.analytics.activity import stickiness
+from shopsense.analytics.attribution import attribution
+from shopsense.analytics.commerce import commerce
+from shopsense.analytics.funnels import funnel
+from shopsense.analytics.lifecycle import lifecycle
+from shopsense.analytics.retention import retention
+
+__all__ = [
+    "Breakdown",
+    "Interval",
+    "Report",
+    "ResultTable",
+    "Window",
+    "attribution",
+    "commerce",
+    "funnel",
+    "lifecycle",
+    "retention",
+    "stickiness",
+]

@@ -1,0 +1,188 @@
+"""Active users and stickiness: DAU, WAU, MAU, the DAU/MAU ratio over time, and how
+many days a week (a month) the active users come.
+
+WAU and MAU are *rolling*: on day ``d``, the users active in the 7 (30) days ending
+with ``d``, the definition Facebook made standard for DAU/MAU. They are counted
+without expanding each active day into the 30 days it covers: per user, consecutive
+active days closer than the window merge into one covered span, a span adds one user
+from its first day and removes them the day after it ends, and a running sum of those
+changes over the calendar is the rolling count (one pass over distinct user-days).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from shopsense.analytics._query import (
+    Breakdown,
+    BreakdownSQL,
+    Interval,
+    Report,
+    ResultTable,
+    Window,
+    bucket,
+    check_interval,
+    type_filter,
+)
+from shopsense.store.base import AnalyticsStore
+
+WEEK_DAYS = 7
+MONTH_DAYS = 30
+"""The rolling windows of WAU and MAU, in days."""
+
+
+def _active_days_sql(
+    window: Window, types: tuple[str, ...] | None, breakdown: Breakdown | None
+) -> tuple[str, list[object]]:
+    """A ``SELECT`` of the distinct (breakdown, user_id, day) of activity from
+    ``MONTH_DAYS - 1`` days before the window (the first day's MAU needs them)."""
+    start, end = window.timestamps(before_days=MONTH_DAYS - 1)
+    condition, params = type_filter(types, "e.type")
+    split = BreakdownSQL.of(breakdown)
+    sql = (
+        f"SELECT DISTINCT {split.value} AS breakdown, e.user_id, CAST(e.ts AS DATE) AS day "
+        f"FROM events e {split.join} WHERE e.ts >= {start} AND e.ts < {end} AND {condition}"
+    )
+    return sql, [*split.params, *params]
+
+
+def stickiness(
+    store: AnalyticsStore,
+    window: Window,
+    *,
+    interval: Interval = "day",
+    types: tuple[str, ...] | None = None,
+    breakdown: Breakdown | None = None,
+) -> Report:
+    """DAU, rolling WAU and MAU and DAU/MAU per day, averaged per ``interval``; the
+    distinct users active in each calendar period; and the distribution of active
+    days per user-week and user-month (whole weeks and months inside the window).
+
+    ``types``: the event types that count as activity (default: every type)."""
+    check_interval(interval)
+    active, params = _active_days_sql(window, types, breakdown)
+    first = window.start.isoformat()
+    last = (window.end - timedelta(days=1)).isoformat()
+    lookback = (window.start - timedelta(days=MONTH_DAYS - 1)).isoformat()
+    sql = f"""
+        WITH active AS ({active}),
+        marked AS (
+            SELECT breakdown, user_id, day,
+                   day - lag(day) OVER w AS gap_before,
+                   lead(day) OVER w - day AS gap_after
+            FROM active
+            WINDOW w AS (PARTITION BY breakdown, user_id ORDER BY day)
+        ),
+        changes AS (
+            SELECT breakdown, day AS on_day, count(*) AS dau,
+                   count(*) FILTER (WHERE gap_before IS NULL OR gap_before >= {WEEK_DAYS}) AS wau,
+                   count(*) FILTER (WHERE gap_before IS NULL OR gap_before >= {MONTH_DAYS}) AS mau
+            FROM marked GROUP BY ALL
+            UNION ALL
+            SELECT breakdown, day + {WEEK_DAYS}, 0, -count(*), 0 FROM marked
+            WHERE gap_after IS NULL OR gap_after >= {WEEK_DAYS} GROUP BY ALL
+            UNION ALL
+            SELECT breakdown, day + {MONTH_DAYS}, 0, 0, -count(*) FROM marked
+            WHERE gap_after IS NULL OR gap_after >= {MONTH_DAYS} GROUP BY ALL
+        ),
+        summed AS (
+            SELECT breakdown, on_day, sum(dau) AS dau, sum(wau) AS wau, sum(mau) AS mau
+            FROM changes GROUP BY ALL
+        ),
+        calendar AS (
+            SELECT breakdown, CAST(generate_series AS DATE) AS day
+            FROM (SELECT DISTINCT breakdown FROM active),
+                 generate_series(DATE '{lookback}', DATE '{last}', INTERVAL 1 DAY)
+        ),
+        daily AS (
+            SELECT c.breakdown, c.day,
+                   coalesce(s.dau, 0) AS dau,
+                   sum(coalesce(s.wau, 0)) OVER running AS wau,
+                   sum(coalesce(s.mau, 0)) OVER running AS mau
+            FROM calendar c LEFT JOIN summed s ON s.breakdown = c.breakdown AND s.on_day = c.day
+            WINDOW running AS (PARTITION BY c.breakdown ORDER BY c.day)
+        ),
+        periods AS (
+            SELECT breakdown, {bucket(interval, "day")} AS period, count(DISTINCT user_id) AS users
+            FROM active WHERE day >= DATE '{first}' GROUP BY ALL
+        )
+        SELECT {bucket(interval, "d.day")} AS period, d.breakdown,
+               any_value(p.users) AS active_users,
+               avg(d.dau) AS dau, avg(d.wau) AS wau, avg(d.mau) AS mau,
+               avg(CASE WHEN d.mau > 0 THEN d.dau / d.mau END) AS stickiness
+        FROM daily d
+        LEFT JOIN periods p ON p.breakdown = d.breakdown AND p.period = {bucket(interval, "d.day")}
+        WHERE d.day >= DATE '{first}'
+        GROUP BY ALL ORDER BY period, breakdown
+    """
+    series = store.analytics_query(sql, params, timezone=window.timezone)
+    distribution = _active_days(store, window, active, params)
+    series_table = ResultTable.from_arrow(series)
+    if breakdown is None:
+        series_table = series_table.without("breakdown")
+        distribution = distribution.without("breakdown")
+    return Report(
+        kind="stickiness",
+        query={
+            "start": window.start,
+            "end": window.end,
+            "timezone": window.timezone,
+            "interval": interval,
+            "types": list(types or ()),
+            "breakdown": str(breakdown) if breakdown else None,
+        },
+        summary=_summary(store, window, active, params),
+        tables={"series": series_table, "active_days": distribution},
+    )
+
+
+def _active_days(
+    store: AnalyticsStore, window: Window, active: str, params: list[object]
+) -> ResultTable:
+    """Users by number of active days in a week and in a month, counting only whole
+    weeks (Monday to Sunday) and whole months inside the window."""
+    first = window.start.isoformat()
+    end = window.end.isoformat()
+    parts = []
+    for unit, length in (("week", "INTERVAL 7 DAY"), ("month", "INTERVAL 1 MONTH")):
+        parts.append(
+            f"""
+            SELECT '{unit}' AS unit, breakdown, active_days, count(*) AS users
+            FROM (
+                SELECT breakdown, user_id, {bucket(check_interval(unit), "day")} AS period,
+                       count(*) AS active_days
+                FROM active GROUP BY ALL
+            )
+            WHERE period >= DATE '{first}' AND period + {length} <= DATE '{end}'
+            GROUP BY ALL
+            """
+        )
+    sql = f"""
+        WITH active AS ({active})
+        SELECT unit, breakdown, active_days, users,
+               users / sum(users) OVER (PARTITION BY unit, breakdown) AS share
+        FROM ({" UNION ALL ".join(parts)})
+        ORDER BY unit DESC, breakdown, active_days
+    """
+    return ResultTable.from_arrow(store.analytics_query(sql, params, timezone=window.timezone))
+
+
+def _summary(
+    store: AnalyticsStore, window: Window, active: str, params: list[object]
+) -> dict[str, object]:
+    """Distinct users of the whole window, their mean active days, and the days counted."""
+    first = window.start.isoformat()
+    row = store.analytics_query(
+        f"""
+        WITH active AS ({active})
+        SELECT count(DISTINCT user_id) AS active_users,
+               count(*) / nullif(count(DISTINCT user_id), 0) AS mean_active_days
+        FROM (SELECT DISTINCT user_id, day FROM active WHERE day >= DATE '{first}')
+        """,
+        params,
+        timezone=window.timezone,
+    ).to_pylist()[0]
+    return {**row, "days": window.days}
+
+
+__all__ = ["MONTH_DAYS", "WEEK_DAYS", "stickiness"]
