@@ -32,9 +32,9 @@ def run_json(data_dir: Path, *args: str) -> Any:
 
 def test_init_creates_a_migrated_store(tmp_path: Path) -> None:
     output = run(tmp_path / "shop", "init")
-    assert "schema version 2" in output
+    assert "schema version 3" in output
     assert (tmp_path / "shop" / "shopsense.duckdb").exists()
-    assert "schema version 2" in run(tmp_path / "shop", "init")  # safe to run again
+    assert "schema version 3" in run(tmp_path / "shop", "init")  # safe to run again
 
 
 def test_simulate_then_stats(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
@@ -23,6 +24,8 @@ from shopsense.store.base import (
     ORDER_LINE_SCHEMA,
     USER_SCHEMA,
     ApiKeyRecord,
+    ExperimentRecord,
+    Exposure,
     ServedRecommendation,
     Store,
     orders_to_table,
@@ -361,6 +364,7 @@ class StoreContract:
         store.upsert_users([User(user_id="u1"), User(user_id="u2")])
         store.upsert_orders([order("o1", "u1", "a", "b"), order("o2", "u2", "a")])
         store.log_served([served("r1", "u1"), served("r2", "u2")])
+        store.log_exposures([Exposure("x1", "u1", "A", T0), Exposure("x1", "u2", "B", T0)])
         report = store.erase_user("u1")
         assert report.deleted == {
             "events": 3,
@@ -368,7 +372,9 @@ class StoreContract:
             "orders": 1,
             "users": 1,
             "served_recommendations": 1,
+            "experiment_exposures": 1,
         }
+        assert store.exposure_counts("x1") == {"B": 1}
         assert [s.rec_id for s in store.read_served()] == ["r2"]
         assert store.read_events(user_id="u1").num_rows == 0
         assert "u1" not in store.read_order_lines().column("user_id").to_pylist()
@@ -415,6 +421,41 @@ class StoreContract:
         assert everything[0] == served("r1", "u1")
         assert [s.rec_id for s in store.read_served(start=T0 + timedelta(minutes=1))] == ["r2"]
         assert [s.rec_id for s in store.read_served(user_id="u1")] == ["r1"]
+
+    # -- experiments ---------------------------------------------------------------------
+
+    def test_experiments_round_trip_and_are_replaced_by_id(self, store: Store) -> None:
+        draft = ExperimentRecord(
+            experiment_id="x1",
+            name="home feed",
+            definition={"scenario": "home", "variants": [{"name": "A", "weight": 1.0}]},
+            status="draft",
+            created_at=T0,
+        )
+        store.save_experiment(draft)
+        assert store.get_experiment("x1") == draft
+        running = replace(draft, status="running", started_at=T0)
+        store.save_experiment(running)
+        assert store.list_experiments() == [running]
+        with pytest.raises(NotFoundError, match="experiments list"):
+            store.get_experiment("nope")
+
+    def test_the_first_exposure_of_a_user_is_kept(self, store: Store) -> None:
+        later = T0 + timedelta(hours=1)
+        assert (
+            store.log_exposures(
+                [
+                    Exposure("x1", "u1", "B", later),
+                    Exposure("x1", "u1", "A", T0),  # earlier in the same batch: wins
+                    Exposure("x1", "u2", "B", T0),
+                    Exposure("x2", "u1", "B", T0),
+                ]
+            )
+            == 3
+        )
+        assert store.log_exposures([Exposure("x1", "u2", "A", later)]) == 0
+        assert store.exposure_counts("x1") == {"A": 1, "B": 1}
+        assert store.exposure_counts("x9") == {}
 
     # -- model registry ------------------------------------------------------------------
 

@@ -107,7 +107,7 @@ def stickiness(
             FROM active WHERE day >= DATE '{first}' GROUP BY ALL
         )
         SELECT {bucket(interval, "d.day")} AS period, d.breakdown,
-               any_value(p.users) AS active_users,
+               coalesce(any_value(p.users), 0) AS active_users,
                avg(d.dau) AS dau, avg(d.wau) AS wau, avg(d.mau) AS mau,
                avg(CASE WHEN d.mau > 0 THEN d.dau / d.mau END) AS stickiness
         FROM daily d

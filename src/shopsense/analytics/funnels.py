@@ -5,8 +5,9 @@ The rules (Mixpanel's and Amplitude's "first entry" funnel):
 
 - a user enters at their **first** step-1 event in the window;
 - step ``k`` is their first event of that type after step ``k - 1`` (at the same
-  instant counts, unless both steps are the same type: a second purchase must be
-  another event) and no later than ``conversion window`` after the entry;
+  instant counts, unless both steps are the same type: a second purchase must come at
+  a later time, so another line of the same order is not a second purchase) and no
+  later than ``conversion window`` after the entry;
 - every step happens inside the window (an event after ``end`` is not seen).
 
 Per step: users, conversion from the previous step and from step 1, and the median

@@ -54,6 +54,9 @@ __all__ = [
     "EventStore",
     "EventSummary",
     "EventTableBuilder",
+    "ExperimentRecord",
+    "ExperimentStore",
+    "Exposure",
     "ModelRegistry",
     "ModelVersion",
     "ServedRecommendation",
@@ -136,6 +139,30 @@ class ServedRecommendation:
     items: tuple[str, ...]
     ts: datetime
     context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentRecord:
+    """An A/B experiment as stored: its ``definition`` (scenario, variants, metrics,
+    salt; see :mod:`shopsense.experiments`) and where it is in its life."""
+
+    experiment_id: str
+    name: str
+    definition: dict[str, Any]
+    status: str
+    created_at: datetime
+    started_at: datetime | None = None
+    stopped_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    """A user served a variant of an experiment (the first time counts)."""
+
+    experiment_id: str
+    user_id: str
+    variant: str
+    ts: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +351,32 @@ class AccessStore(Protocol):
 
 
 @runtime_checkable
+class ExperimentStore(Protocol):
+    """Experiments and who was exposed to which variant."""
+
+    def save_experiment(self, record: ExperimentRecord) -> None:
+        """Insert the experiment, or replace the stored one with the same id."""
+        ...
+
+    def get_experiment(self, experiment_id: str) -> ExperimentRecord:
+        """The experiment, or :class:`~shopsense.core.errors.NotFoundError`."""
+        ...
+
+    def list_experiments(self) -> list[ExperimentRecord]:
+        """Every experiment, oldest first."""
+        ...
+
+    def log_exposures(self, exposures: Sequence[Exposure]) -> int:
+        """Record exposures; a user already exposed to the experiment keeps their first
+        (variant and time). Returns how many were new."""
+        ...
+
+    def exposure_counts(self, experiment_id: str) -> dict[str, int]:
+        """Users exposed per variant."""
+        ...
+
+
+@runtime_checkable
 class AnalyticsStore(Protocol):
     """Read-only aggregate queries for :mod:`shopsense.analytics` and the experiments.
 
@@ -343,7 +396,14 @@ class AnalyticsStore(Protocol):
 
 @runtime_checkable
 class Store(
-    EventStore, CatalogStore, CustomerStore, ModelRegistry, AccessStore, AnalyticsStore, Protocol
+    EventStore,
+    CatalogStore,
+    CustomerStore,
+    ModelRegistry,
+    AccessStore,
+    ExperimentStore,
+    AnalyticsStore,
+    Protocol,
 ):
     """A whole backend: the four narrow stores plus what spans them."""
 

@@ -42,6 +42,8 @@ from shopsense.store.base import (
     AppendResult,
     ErasureReport,
     EventSummary,
+    ExperimentRecord,
+    Exposure,
     ModelVersion,
     ServedRecommendation,
     events_to_table,
@@ -234,6 +236,85 @@ class DuckDBStore:
         with self._lock:
             table: pa.Table = self._connection.sql(sql, params=list(params)).to_arrow_table()
             return table
+
+    # -- experiments ---------------------------------------------------------------------
+
+    _EXPERIMENT_COLUMNS = (
+        "experiment_id, name, definition::VARCHAR, status, created_at, started_at, stopped_at"
+    )
+
+    @staticmethod
+    def _experiment(row: tuple[Any, ...]) -> ExperimentRecord:
+        experiment_id, name, definition, status, created_at, started_at, stopped_at = row
+        return ExperimentRecord(
+            experiment_id=experiment_id,
+            name=name,
+            definition=_json_object(definition),
+            status=status,
+            created_at=created_at,
+            started_at=started_at,
+            stopped_at=stopped_at,
+        )
+
+    def save_experiment(self, record: ExperimentRecord) -> None:
+        with self._transaction() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO experiments VALUES (?, ?, ?::JSON, ?, ?, ?, ?)",
+                [
+                    record.experiment_id,
+                    record.name,
+                    json.dumps(record.definition, sort_keys=True),
+                    record.status,
+                    record.created_at,
+                    record.started_at,
+                    record.stopped_at,
+                ],
+            )
+
+    def get_experiment(self, experiment_id: str) -> ExperimentRecord:
+        rows = self._query(
+            f"SELECT {self._EXPERIMENT_COLUMNS} FROM experiments WHERE experiment_id = ?",
+            [experiment_id],
+        )
+        if not rows:
+            raise NotFoundError(
+                f"no experiment {experiment_id!r}; `shopsense experiments list` shows them"
+            )
+        return self._experiment(rows[0])
+
+    def list_experiments(self) -> list[ExperimentRecord]:
+        rows = self._query(
+            f"SELECT {self._EXPERIMENT_COLUMNS} FROM experiments ORDER BY created_at, experiment_id"
+        )
+        return [self._experiment(row) for row in rows]
+
+    def log_exposures(self, exposures: Sequence[Exposure]) -> int:
+        if not exposures:
+            return 0
+        table = pa.table(
+            {
+                "experiment_id": [e.experiment_id for e in exposures],
+                "user_id": [e.user_id for e in exposures],
+                "variant": [e.variant for e in exposures],
+                "ts": pa.array([e.ts for e in exposures], pa.timestamp("us", tz="UTC")),
+            }
+        )
+        with self._registered("incoming_exposures", table), self._transaction() as connection:
+            # The earliest of a batch wins; OR IGNORE keeps one stored before.
+            inserted = connection.execute(
+                "INSERT OR IGNORE INTO experiment_exposures "
+                "SELECT experiment_id, user_id, arg_min(variant, ts), min(ts) "
+                "FROM incoming_exposures GROUP BY experiment_id, user_id RETURNING 1"
+            ).fetchall()
+        return len(inserted)
+
+    def exposure_counts(self, experiment_id: str) -> dict[str, int]:
+        rows = self._query(
+            "SELECT variant, count(*) FROM experiment_exposures WHERE experiment_id = ? "
+            "GROUP BY variant ORDER BY variant",
+            [experiment_id],
+        )
+        return {str(variant): int(count) for variant, count in rows}
 
     def analytics_query(
         self, sql: str, params: Sequence[Any] = (), *, timezone: str = "UTC"
@@ -586,6 +667,7 @@ class DuckDBStore:
             "orders": "DELETE FROM orders WHERE user_id = ?",
             "users": "DELETE FROM users WHERE user_id = ?",
             "served_recommendations": "DELETE FROM served_recommendations WHERE user_id = ?",
+            "experiment_exposures": "DELETE FROM experiment_exposures WHERE user_id = ?",
         }
         deleted: dict[str, int] = {}
         with self._transaction() as connection:

@@ -129,6 +129,32 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        version=3,
+        description="A/B experiments and the first exposure of each user to one",
+        statements=(
+            """
+            CREATE TABLE experiments (
+                experiment_id VARCHAR PRIMARY KEY,
+                name          VARCHAR NOT NULL,
+                definition    JSON NOT NULL,
+                status        VARCHAR NOT NULL,
+                created_at    TIMESTAMPTZ NOT NULL,
+                started_at    TIMESTAMPTZ,
+                stopped_at    TIMESTAMPTZ
+            )
+            """,
+            """
+            CREATE TABLE experiment_exposures (
+                experiment_id VARCHAR NOT NULL,
+                user_id       VARCHAR NOT NULL,
+                variant       VARCHAR NOT NULL,
+                ts            TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (experiment_id, user_id)
+            )
+            """,
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
