@@ -387,3 +387,39 @@ def test_bad_requests_say_what_to_fix(
 ) -> None:
     with pytest.raises(ValidationFailedError, match=message):
         REQUESTS[kind].parse(**values).run(store, AnalyticsSettings())
+
+
+def test_retention_over_one_period_or_a_long_daily_window_needs_no_periods(
+    weekly_shop: Store,
+) -> None:
+    one_month = retention(weekly_shop, Window(date(2024, 1, 1), date(2024, 2, 1)), interval="month")
+    assert [r["k"] for r in one_month.tables["matrix"].records()] == [0]
+    long_daily = retention(weekly_shop, Window(date(2023, 1, 1), date(2024, 3, 1)), interval="day")
+    assert max(r["k"] for r in long_daily.tables["matrix"].records()) <= 400
+    assert long_daily.query["periods"] == 400
+
+
+def test_share_of_gmv_counts_the_same_purchase_times(store: Store) -> None:
+    served_at = at("2024-01-31", 23)
+    store.log_served([ServedRecommendation("r1", "u1", "home", "als", 1, ("a",), served_at)])
+    store.append_events(
+        [
+            event("purchase", "u1", served_at + timedelta(hours=2), "a", price=100.0, rec_id="r1"),
+            event("purchase", "u2", at("2024-01-15"), "b", price=10.0),
+        ]
+    )
+    report = attribution(store, Window(date(2024, 1, 1), date(2024, 2, 1)), by=())
+    assert report.summary["gmv"] == pytest.approx(100.0)
+    assert report.summary["share_of_gmv"] == pytest.approx(100.0 / 110.0, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        (date(1, 1, 1), date(2024, 1, 1), "between the years"),
+        (date(2000, 1, 1), date(2024, 1, 1), "ten years"),
+    ],
+)
+def test_windows_out_of_range_are_refused(start: date, end: date, message: str) -> None:
+    with pytest.raises(ValidationFailedError, match=message):
+        Window(start, end)

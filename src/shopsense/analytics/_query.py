@@ -30,6 +30,8 @@ NO_VALUE = "(none)"
 EVENT_COLUMNS = ("type", "item_id", "session_id", "order_id", "rec_id")
 """Event columns a breakdown may name directly (``event.type``); any other
 ``event.<name>`` reads ``props.<name>``."""
+MIN_YEAR, MAX_YEAR = 1971, 9998
+MAX_WINDOW_DAYS = 3660
 _PROPERTY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 
@@ -95,6 +97,18 @@ class Window:
     timezone: str = "UTC"
 
     def __post_init__(self) -> None:
+        if self.start.year < MIN_YEAR or self.end.year > MAX_YEAR:
+            raise ValidationFailedError(
+                f"the window {self.start} .. {self.end} must lie between the years "
+                f"{MIN_YEAR} and {MAX_YEAR}",
+                details={"field": "start"},
+            )
+        if (self.end - self.start).days > MAX_WINDOW_DAYS:
+            raise ValidationFailedError(
+                f"the window covers {(self.end - self.start).days} days; at most "
+                f"{MAX_WINDOW_DAYS} (ten years) are allowed",
+                details={"field": "start"},
+            )
         if self.end <= self.start:
             raise ValidationFailedError(
                 f"the window ends ({self.end}) on or before it starts ({self.start}); "

@@ -12,7 +12,8 @@ and the experiment and variant that chose it); the shop's later events cite the
   of an item the same user clicked from the list, no later than the window after the
   click. A purchase line is attributed once, to its latest qualifying click;
 - **GMV**: ``quantity x price`` of the attributed purchase lines, and its share of all
-  purchase GMV in the window.
+  purchase GMV over the same purchase times (the window plus the attribution window
+  after it, where credited purchases may fall).
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def attribution(
     rows = table.to_pylist()
     total_gmv = store.analytics_query(
         f"SELECT coalesce(sum(coalesce(quantity, 1) * price), 0) AS gmv FROM events "
-        f"WHERE type = 'purchase' AND ts >= {start} AND ts < {end}",
+        f"WHERE type = 'purchase' AND ts >= {start} AND ts < {horizon}",
         timezone=window.timezone,
     ).to_pylist()[0]["gmv"]
     lists = sum(int(row["lists"]) for row in rows)

@@ -80,8 +80,10 @@ def retention(
         raise ValidationFailedError(
             f"mode {mode!r} must be on or on_or_after", details={"field": "mode"}
         )
-    horizon = periods if periods is not None else periods_in(window, interval) - 1
-    if not 1 <= horizon <= MAX_PERIODS:
+    # Default: every period the window holds (0 for a window of one period: the
+    # cohorts alone), at most MAX_PERIODS.
+    horizon = periods if periods is not None else min(periods_in(window, interval) - 1, MAX_PERIODS)
+    if periods is not None and not 1 <= horizon <= MAX_PERIODS:
         raise ValidationFailedError(
             f"periods must be between 1 and {MAX_PERIODS}, not {horizon}",
             details={"field": "periods"},
