@@ -37,6 +37,7 @@ from rich.table import Table
 from shopsense import __version__
 from shopsense.cli_analytics import analytics_app
 from shopsense.cli_customers import customers_app, predict_app
+from shopsense.cli_experiments import experiments_app
 from shopsense.cli_keys import keys_app
 from shopsense.core.errors import (
     ConfigurationError,
@@ -77,6 +78,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(customers_app, name="customers")
 app.add_typer(predict_app, name="predict")
 app.add_typer(analytics_app, name="analytics")
+app.add_typer(experiments_app, name="experiments")
 console = Console()
 error_console = Console(stderr=True)
 

@@ -24,7 +24,8 @@ from shopsense.core.ids import new_id, utc_now
 from shopsense.store.base import ExperimentRecord
 
 Status = Literal["draft", "running", "stopped"]
-Scenario = Literal["home", "item", "cart", "buy-again", "session"]
+Scenario = Literal["home", "item", "cart", "buy-again"]
+"""Scenarios served to a known user: the unit an experiment assigns and measures."""
 MetricName = Literal[
     "conversion",
     "revenue_per_user",
@@ -89,7 +90,7 @@ class ExperimentSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: Name
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     description: str = Field(default="", max_length=2000)
     scenario: Scenario = Field(description="The recommendation scenario the variants serve.")
     variants: list[VariantSpec] = Field(min_length=2, max_length=10)

@@ -25,6 +25,7 @@ from shopsense.serve.routers import (
     analytics,
     catalog,
     events,
+    experiments,
     health,
     recommendations,
     users,
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         recommendations.router,
         users.router,
         analytics.router,
+        experiments.router,
         admin.router,
     ):
         app.include_router(router, prefix="/v1", responses=problems.PROBLEM_RESPONSES)

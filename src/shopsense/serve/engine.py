@@ -27,6 +27,7 @@ import numpy.typing as npt
 from shopsense.core.errors import NotFoundError, ValidationFailedError
 from shopsense.core.ids import new_id
 from shopsense.core.settings import BusinessRules, ServeSettings
+from shopsense.experiments.design import Experiment
 from shopsense.features.customers import rebuy_cycle_days
 from shopsense.models.recommend._common import ScoringRecommender
 from shopsense.serve.catalog import ServingCatalog
@@ -84,6 +85,17 @@ class RecommendationList:
     model_version: int | None
     items: list[Recommended]
     cold_start: bool
+    experiment_id: str | None = None
+    variant: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LiveExperiment:
+    """A running experiment as serving applies it: the model of each variant that names
+    one (the others keep the scenario's model)."""
+
+    experiment: Experiment
+    models: dict[str, LoadedModel] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,10 +163,14 @@ class RecommendationEngine:
         self.histories = histories
         self.content = content
         self.models = ModelSet()
+        self.experiments: dict[str, LiveExperiment] = {}
 
-    def swap(self, models: ModelSet) -> None:
-        """Put ``models`` in service; requests already running finish on the old set."""
+    def swap(self, models: ModelSet, experiments: dict[str, LiveExperiment] | None = None) -> None:
+        """Put ``models`` (and the running experiments, by scenario) in service;
+        requests already running finish on the old ones."""
         self.models = models
+        if experiments is not None:
+            self.experiments = experiments
 
     # -- entry points --------------------------------------------------------------------
 
@@ -174,6 +190,12 @@ class RecommendationEngine:
                 "(or POST /v1/sessions/recommendations for a session)",
                 details={"field": "scenario"},
             )
+        live = self.experiments.get(request.scenario)
+        variant = None
+        if live is not None and request.user_id is not None:
+            variant = live.experiment.assign(request.user_id).name
+            if (model := live.models.get(variant)) is not None:
+                models = models.serving(request.scenario, model)
         history, purchases = self._context(request)
         allowed = self._allowed(request, purchases)
         pool, loaded = handler(models, request, history, purchases, allowed)
@@ -187,6 +209,8 @@ class RecommendationEngine:
             model_version=loaded.version if loaded else None,
             items=items,
             cold_start=cold_start,
+            experiment_id=live.experiment.experiment_id if variant is not None and live else None,
+            variant=variant,
         )
 
     def similar(

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from shopsense.core.errors import ServiceUnavailableError, ShopsenseError
 from shopsense.core.ids import utc_now
-from shopsense.store.base import AppendResult, ServedRecommendation, Store
+from shopsense.store.base import AppendResult, Exposure, ServedRecommendation, Store
 
 logger = logging.getLogger(__name__)
 
@@ -286,7 +286,18 @@ class ServedLog:
     def _write(self) -> int:
         with self._lock:
             batch, self._buffer = self._buffer, []
-        return self.store.log_served(batch) if batch else 0
+        if not batch:
+            return 0
+        written = self.store.log_served(batch)
+        # A list an experiment chose exposes its user to the variant (the first counts).
+        self.store.log_exposures(
+            [
+                Exposure(str(s.context["experiment"]), s.user_id, str(s.context["variant"]), s.ts)
+                for s in batch
+                if s.user_id is not None and "experiment" in s.context
+            ]
+        )
+        return written
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

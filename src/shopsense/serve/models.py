@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -62,9 +62,15 @@ class ModelSet:
     loaded_at: datetime = field(default_factory=utc_now)
     latency_ms: dict[str, float] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    named: dict[str, LoadedModel] = field(default_factory=dict)
+    """Models asked for by name (the variants of running experiments)."""
 
     def get(self, scenario: str) -> LoadedModel | None:
         return self.by_scenario.get(scenario)
+
+    def serving(self, scenario: str, model: LoadedModel) -> ModelSet:
+        """This set with ``model`` serving ``scenario`` (an experiment's variant)."""
+        return replace(self, by_scenario={**self.by_scenario, scenario: model})
 
     def describe(self) -> dict[str, dict[str, str | int]]:
         """Scenario -> model name and version, for health and metrics."""
@@ -148,6 +154,7 @@ def load_model_set(
     *,
     sample: Sample | None = None,
     now: int = 0,
+    named: tuple[str, ...] = (),
 ) -> ModelSet:
     """Load the serving version of each scenario's model (``'best'`` follows the
     pointer that ``shopsense train`` registers). A scenario whose model is not trained
@@ -156,7 +163,10 @@ def load_model_set(
 
     With a latency budget and a ``sample`` of live histories, ``'best'`` is timed on
     them; over budget, the scenario is served by the next best model (by validation
-    metric, repeat-only models excepted) that fits, and ``notes`` says so."""
+    metric, repeat-only models excepted) that fits, and ``notes`` says so.
+
+    ``named`` models (registered names, ``'best'`` too) are loaded as they are, for
+    experiments whose variants name them: ``ModelSet.named``."""
     serving = {version.name: version for version in store.list_models() if version.serving}
     loaded: dict[tuple[str, int], LoadedModel] = {}
     by_scenario: dict[str, LoadedModel] = {}
@@ -181,22 +191,26 @@ def load_model_set(
             latency[name] = round(median_latency_ms(model, sample or [], now), 3)
         return latency[name]
 
-    budget = settings.latency_budget_ms
-    for scenario, name in settings.models.items():
+    def resolve(name: str, purpose: str) -> ModelVersion | None:
+        """The serving version of ``name``, following the ``'best'`` pointer."""
         version = serving.get(name)
-        pointer = version if name == BEST_MODEL else None
-        if pointer is not None:
+        if version is not None and name == BEST_MODEL:
             try:
-                version = store.get_model(
-                    str(pointer.params["model"]), int(pointer.params["version"])
-                )
+                return store.get_model(str(version.params["model"]), int(version.params["version"]))
             except (KeyError, NotFoundError) as error:
                 logger.error(
-                    "the %r pointer is broken (%s); %s is not served", name, error, scenario
+                    "the %r pointer is broken (%s); %s is not served", name, error, purpose
                 )
-                continue
+                return None
         if version is None:
-            logger.warning("no trained %r model: scenario %s falls back", name, scenario)
+            logger.warning("no trained %r model: %s falls back", name, purpose)
+        return version
+
+    budget = settings.latency_budget_ms
+    for scenario, name in settings.models.items():
+        pointer = serving.get(name) if name == BEST_MODEL else None
+        version = resolve(name, f"scenario {scenario}")
+        if version is None:
             continue
         model = load(version)
         if model is None:
@@ -215,7 +229,13 @@ def load_model_set(
                     model = candidate
                     break
         by_scenario[scenario] = model
-    used = {(model.name, model.version) for model in by_scenario.values()}
+    by_name: dict[str, LoadedModel] = {}
+    for name in named:
+        version = resolve(name, f"the experiment variant on {name!r}")
+        model = load(version) if version is not None else None
+        if model is not None:
+            by_name[name] = model
+    used = {(model.name, model.version) for model in (*by_scenario.values(), *by_name.values())}
     logger.info(
         "models in service: %s",
         ", ".join(f"{s}={m.name} v{m.version}" for s, m in sorted(by_scenario.items())) or "none",
@@ -225,6 +245,7 @@ def load_model_set(
         versions=tuple(v for key, v in in_service.items() if key in used),
         latency_ms=latency,
         notes=notes,
+        named=by_name,
     )
 
 

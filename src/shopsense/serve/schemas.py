@@ -97,6 +97,11 @@ class ModelRef(BaseModel):
     version: int | None
 
 
+class ExperimentRef(BaseModel):
+    id: str
+    variant: str
+
+
 class RecommendationsOut(BaseModel):
     """A served list. Send ``rec_id`` with the events it leads to (click, add_to_cart,
     purchase) so that they are attributed to it."""
@@ -106,6 +111,9 @@ class RecommendationsOut(BaseModel):
     user_id: str | None
     model: ModelRef
     cold_start: bool = Field(description="True when no personal model could serve the user.")
+    experiment: ExperimentRef | None = Field(
+        default=None, description="The running experiment and variant that chose this list."
+    )
     items: list[RecommendedItem]
 
 

@@ -21,10 +21,11 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from shopsense.core.errors import ShopsenseError
 from shopsense.core.ids import utc_now
 from shopsense.core.settings import Settings
+from shopsense.experiments.service import ExperimentService
 from shopsense.serve.catalog import ServingCatalog
 from shopsense.serve.content import ContentIndex
 from shopsense.serve.customers import CustomerInsights
-from shopsense.serve.engine import RecommendationEngine
+from shopsense.serve.engine import LiveExperiment, RecommendationEngine
 from shopsense.serve.ingest import ServedLog, Writer
 from shopsense.serve.live import ADD_TO_CART, PURCHASE, REMOVE_FROM_CART, LiveHistories
 from shopsense.serve.metrics import Metrics
@@ -273,15 +274,32 @@ class ServerState:
         self.metrics.live_users.set(len(self.histories))
 
     def reload_models(self) -> None:
-        """Load the registry's serving versions and swap them in atomically."""
+        """Load the registry's serving versions and the running experiments (with the
+        models their variants name) and swap them in atomically."""
+        running = ExperimentService(self.store).running()
+        named = sorted(
+            {v.model for e in running.values() for v in e.spec.variants if v.model is not None}
+        )
         models = load_model_set(
             self.store,
             self.settings.serve,
             self.catalog,
             sample=self.histories.sample(LATENCY_SAMPLE_USERS),
             now=self.histories.trending.latest,
+            named=tuple(named),
         )
-        self.engine.swap(models)
+        experiments = {
+            scenario: LiveExperiment(
+                experiment,
+                {
+                    v.name: models.named[v.model]
+                    for v in experiment.spec.variants
+                    if v.model is not None and v.model in models.named
+                },
+            )
+            for scenario, experiment in running.items()
+        }
+        self.engine.swap(models, experiments)
         self.metrics.set_models(models.describe())
 
     def stop(self) -> None:

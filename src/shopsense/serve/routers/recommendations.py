@@ -90,6 +90,10 @@ def _serve(
 ) -> dict[str, Any]:
     """The :class:`RecommendationsOut` body of a served list, logged for attribution."""
     items = [item_out(server, recommended) for recommended in result.items]
+    experiment = None
+    if result.experiment_id is not None:
+        experiment = {"id": result.experiment_id, "variant": result.variant}
+        context = {**context, "experiment": result.experiment_id, "variant": result.variant}
     server.served.add(
         served_record(
             rec_id=result.rec_id,
@@ -108,6 +112,7 @@ def _serve(
         "user_id": result.user_id,
         "model": {"name": result.model, "version": result.model_version},
         "cold_start": result.cold_start,
+        "experiment": experiment,
         "items": items,
     }
 

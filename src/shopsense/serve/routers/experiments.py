@@ -1,0 +1,89 @@
+"""A/B experiments: create, start, stop, list, and read the results with their verdict.
+
+Starting or stopping one reloads the serving models with the experiment's variants, so
+the next list of the scenario is assigned (deterministically, by user) and exposes its
+user to the variant."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from shopsense.experiments.design import Experiment, ExperimentSpec
+from shopsense.experiments.results import ExperimentResults
+from shopsense.experiments.service import ExperimentService
+from shopsense.serve.deps import Server
+from shopsense.serve.security import AdminKey, ReadKey
+from shopsense.serve.state import ServerState
+
+router = APIRouter(prefix="/experiments", tags=["experiments"])
+
+
+def _service(server: ServerState) -> ExperimentService:
+    return ExperimentService(server.store)
+
+
+@router.post("", response_model=Experiment, status_code=201, summary="Create an experiment")
+async def create(spec: ExperimentSpec, server: Server, key: AdminKey) -> Experiment:
+    """A draft: variants (the first is the control) with weights and, optionally, the
+    registered model serving each; the scenario; the primary metric and guardrails."""
+    return await asyncio.to_thread(_service(server).create, spec)
+
+
+@router.get("", response_model=list[Experiment], summary="Every experiment")
+async def list_experiments(server: Server, key: ReadKey) -> list[Experiment]:
+    return await asyncio.to_thread(_service(server).list)
+
+
+@router.get("/{experiment_id}", response_model=Experiment, summary="One experiment")
+async def get(experiment_id: str, server: Server, key: ReadKey) -> Experiment:
+    return await asyncio.to_thread(_service(server).get, experiment_id)
+
+
+async def _change(server: ServerState, change: str, experiment_id: str) -> Experiment:
+    def apply() -> Experiment:
+        service = _service(server)
+        experiment = (
+            service.start(experiment_id) if change == "start" else service.stop(experiment_id)
+        )
+        server.served.flush()  # lists of the old assignment are logged under it
+        server.reload_models()
+        return experiment
+
+    return await asyncio.to_thread(apply)
+
+
+@router.post("/{experiment_id}/start", response_model=Experiment, summary="Start it")
+async def start(experiment_id: str, server: Server, key: AdminKey) -> Experiment:
+    """Serve its variants from now on (one running experiment per scenario)."""
+    return await _change(server, "start", experiment_id)
+
+
+@router.post("/{experiment_id}/stop", response_model=Experiment, summary="Stop it")
+async def stop(experiment_id: str, server: Server, key: AdminKey) -> Experiment:
+    """Serve the scenario's own model again; the results keep counting up to now."""
+    return await _change(server, "stop", experiment_id)
+
+
+@router.get(
+    "/{experiment_id}/results", response_model=ExperimentResults, summary="Results and verdict"
+)
+async def results(
+    experiment_id: str,
+    server: Server,
+    key: ReadKey,
+    end: Annotated[
+        datetime | None, Query(description="Measure up to this instant (default: stop or now).")
+    ] = None,
+) -> ExperimentResults:
+    """Exposed users per variant and the sample-ratio check; per metric and variant the
+    means, absolute and relative lift with confidence intervals, p-values (fixed-horizon
+    and always-valid, Holm-adjusted), chance to win and expected loss, CUPED's variance
+    reduction; and a verdict in plain language. See docs/statistics.md."""
+    window = timedelta(hours=server.settings.analytics.attribution_window_hours)
+    return await asyncio.to_thread(
+        _service(server).results, experiment_id, end=end, attribution_window=window
+    )
