@@ -51,6 +51,8 @@ bench: install
 	$(BIN)/python benchmarks/recommend.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/customers.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/serve.py --datasets $(DATASETS)
+	$(BIN)/python benchmarks/analytics.py --work-dir /tmp/shopsense-analytics-bench
+	$(BIN)/python benchmarks/experiment_loop.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache shopsense-data

@@ -19,12 +19,12 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 import pyarrow as pa
 
 from shopsense.core.errors import ServiceUnavailableError, ShopsenseError
-from shopsense.core.ids import utc_now
 from shopsense.store.base import AppendResult, Exposure, ServedRecommendation, Store
 
 logger = logging.getLogger(__name__)
@@ -313,6 +313,7 @@ def served_record(
     model_version: int | None,
     items: list[str],
     context: dict[str, Any],
+    ts: datetime,
 ) -> ServedRecommendation:
     return ServedRecommendation(
         rec_id=rec_id,
@@ -321,7 +322,7 @@ def served_record(
         model=model,
         model_version=model_version,
         items=tuple(items),
-        ts=utc_now(),
+        ts=ts,
         context=context,
     )
 

@@ -9,6 +9,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -215,6 +216,9 @@ class ServerState:
         self.ready = False
         self.started_at: datetime | None = None
         self._thread_limits: Any = None
+        self.clock: Callable[[], datetime] = utc_now
+        """When a list is served (its log entry, the exposure it makes): the wall clock;
+        a simulation replaying another time sets its own."""
 
     def start(self) -> None:
         """Load everything, then start the writer, the served-list log and the

@@ -103,6 +103,7 @@ def _serve(
             model_version=result.model_version,
             items=[item["item_id"] for item in items],
             context=context,
+            ts=server.clock(),
         )
     )
     server.metrics.recommendations.labels(scenario=result.scenario, model=result.model).inc()
@@ -244,6 +245,7 @@ async def similar_items(item_id: str, server: Server, key: ReadKey, n: Count = 1
             model_version=m.version if m else None,
             items=[item.item_id for item in items],
             context={"item_id": item_id, "n": n},
+            ts=server.clock(),
         )
     )
     server.metrics.recommendations.labels(
@@ -278,6 +280,7 @@ async def bought_together(item_id: str, server: Server, key: ReadKey, n: Count =
             model_version=m.version if m else None,
             items=[item.item_id for item in items],
             context={"item_id": item_id, "n": n},
+            ts=server.clock(),
         )
     )
     return _json(BoughtTogetherOut(item_id=item_id, rec_id=rec_id, items=items))
