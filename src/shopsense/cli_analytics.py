@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from shopsense.analytics import Report
@@ -78,7 +79,7 @@ def _cell(value: Any, column: str) -> str:
         return f"{value:,.2f}"
     if isinstance(value, int):
         return f"{value:,}"
-    return str(value)
+    return escape(str(value))  # shop data (a breakdown value) is not rich markup
 
 
 def render_report(report: Report) -> None:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from shopsense.cli_context import command_settings, command_store
@@ -58,7 +59,7 @@ def _echo_json(value: Any) -> None:
 def _experiment_line(experiment: Experiment) -> str:
     spec = experiment.spec
     variants = ", ".join(f"{v.name} ({v.model or 'default'}, {v.weight:g})" for v in spec.variants)
-    return (
+    return escape(
         f"{experiment.experiment_id}  {spec.name!r}  [{experiment.status}]  "
         f"scenario {spec.scenario}  primary {spec.primary_metric}  variants: {variants}"
     )
@@ -157,7 +158,9 @@ def render_results(results: ExperimentResults) -> None:
         flag = "[bold red]MISMATCH[/bold red]" if check.flagged else "ok"
         console.print(f"sample ratio: {flag} (chi-square p = {check.p_value:.3g})")
     for metric in results.metrics:
-        title = f"{metric.metric}{' (primary)' if metric.primary else ''}: {metric.description}"
+        title = escape(
+            f"{metric.metric}{' (primary)' if metric.primary else ''}: {metric.description}"
+        )
         table = Table(title=title)
         for column in (
             "variant",
@@ -199,7 +202,7 @@ def render_results(results: ExperimentResults) -> None:
             table.add_row(*cells)
         console.print(table)
     for verdict in results.verdicts:
-        console.print(f"[bold]{verdict.decision}[/bold]: {verdict.text}")
+        console.print(f"[bold]{verdict.decision}[/bold]: {escape(verdict.text)}")
 
 
 @experiments_app.command("results")
