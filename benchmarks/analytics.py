@@ -13,9 +13,10 @@ file in ``--work-dir`` (default: a temporary directory) and reused when that dir
 already holds a complete store of the same config; building prints its progress on
 stderr.
 
-Each query (stickiness by day and by week, retention weekly by first event and monthly
-by first purchase, lifecycle weekly, the view -> add_to_cart -> purchase funnel plain
-and by ``user.country``, commerce weekly, attribution by scenario, model and version)
+Each query (stickiness by day, by week and by ``user.country``, retention weekly by
+first event and recurring and monthly by first purchase, lifecycle weekly, the view ->
+add_to_cart -> purchase funnel plain and by ``user.country``, commerce weekly plain and
+by ``event.item_id``, attribution by scenario, model and version)
 runs ``--repeats`` times on the full year and on its last 90 days, on the store opened
 read-only. Prints a table with the median and max wall time (the max includes each
 query's first run) against the 2 s target and writes ``benchmarks/results/analytics.md``
@@ -434,8 +435,16 @@ QUERIES: list[tuple[str, Query]] = [
     ("stickiness, day", lambda store, w: stickiness(store, w, interval="day")),
     ("stickiness, week", lambda store, w: stickiness(store, w, interval="week")),
     (
+        "stickiness, day, by user.country",
+        lambda store, w: stickiness(store, w, breakdown=Breakdown.parse("user.country")),
+    ),
+    (
         "retention, week, first event",
         lambda store, w: retention(store, w, interval="week"),
+    ),
+    (
+        "retention, week, recurring",
+        lambda store, w: retention(store, w, interval="week", cohort="recurring"),
     ),
     (
         "retention, month, first purchase, on_or_after",
@@ -460,6 +469,13 @@ QUERIES: list[tuple[str, Query]] = [
         ),
     ),
     ("commerce, week", lambda store, w: commerce(store, w, interval="week")),
+    (
+        # A line-level breakdown of thousands of values: the top 20 and (other).
+        "commerce, week, by event.item_id",
+        lambda store, w: commerce(
+            store, w, interval="week", breakdown=Breakdown.parse("event.item_id")
+        ),
+    ),
     (
         "attribution, scenario/model/version",
         lambda store, w: attribution(store, w, by=("scenario", "model", "model_version")),

@@ -208,7 +208,9 @@ def lifecycle_command(
     timezone: Timezone = None,
     interval: IntervalOption = None,
     types: Types = None,
-    breakdown: BreakdownOption = None,
+    breakdown: Annotated[
+        str | None, typer.Option(help="Split users by user.<attribute> (e.g. user.country).")
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """New, returning, resurrecting and dormant users per period."""

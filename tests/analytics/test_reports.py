@@ -3,14 +3,23 @@ force (the Online Retail checks against pandas are in test_online_retail.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from shopsense.analytics import (
+    MAX_BREAKDOWN_VALUES,
+    OTHER_VALUE,
     Breakdown,
+    Report,
     Window,
     attribution,
     commerce,
@@ -24,7 +33,7 @@ from shopsense.core.errors import ValidationFailedError
 from shopsense.core.settings import AnalyticsSettings
 from shopsense.data.schemas import Event, User
 from shopsense.store import Store, open_store
-from shopsense.store.base import ServedRecommendation
+from shopsense.store.base import AnalyticsSession, ServedRecommendation
 
 
 def at(day: str, hour: int = 12, minute: int = 0) -> datetime:
@@ -423,3 +432,279 @@ def test_share_of_gmv_counts_the_same_purchase_times(store: Store) -> None:
 def test_windows_out_of_range_are_refused(start: date, end: date, message: str) -> None:
     with pytest.raises(ValidationFailedError, match=message):
         Window(start, end)
+
+
+# -- regressions --------------------------------------------------------------------------
+
+
+def test_retention_counts_whole_periods_from_the_bucket_of_start(store: Store) -> None:
+    # The window starts on Wednesday 2024-01-03; its first week starts on Monday 01-01.
+    store.append_events(
+        [
+            event("view", "monday", at("2024-01-01")),  # before start, same week
+            event("view", "monday", at("2024-01-08")),
+            event("view", "wednesday", at("2024-01-03")),
+            event("view", "wednesday", at("2024-01-10")),
+        ]
+    )
+    window = Window(date(2024, 1, 3), date(2024, 1, 15))
+    first_time = matrix(retention(store, window, interval="week").tables["matrix"].records())
+    assert first_time == {("2024-01-01", 0): 2, ("2024-01-01", 1): 2}
+    recurring = retention(store, window, interval="week", cohort="recurring")
+    assert matrix(recurring.tables["matrix"].records()) == {
+        ("2024-01-01", 0): 2,
+        ("2024-01-01", 1): 2,
+        ("2024-01-08", 0): 2,
+    }
+
+
+def test_funnel_never_uses_one_event_for_two_steps(store: Store) -> None:
+    t = at("2024-01-02")
+    store.append_events(
+        [
+            # u1: a view and a cart at one instant; no other view, so no step 3.
+            event("view", "u1", t),
+            event("add_to_cart", "u1", t),
+            # u2: the same, and a second view later.
+            event("view", "u2", t),
+            event("add_to_cart", "u2", t),
+            event("view", "u2", t + timedelta(hours=1)),
+        ]
+    )
+    report = funnel(
+        store, Window(date(2024, 1, 1), date(2024, 1, 10)), ("view", "add_to_cart", "view")
+    )
+    assert [s["users"] for s in report.tables["steps"].records()] == [2, 2, 1]
+
+
+def test_lifecycle_splits_users_by_attribute_only(store: Store) -> None:
+    store.upsert_users(
+        [
+            User(user_id="a", attributes={"country": "FR"}),
+            User(user_id="c", attributes={"country": "DE"}),
+        ]
+    )
+    store.append_events(
+        [
+            event("view", "c", at("2023-12-27")),  # dormant in the first week
+            event("view", "a", at("2024-01-01")),
+            event("purchase", "a", at("2024-01-09"), price=1.0),
+            event("view", "a", at("2024-01-09")),
+            event("view", "b", at("2024-01-09")),
+        ]
+    )
+    window = Window(date(2024, 1, 1), date(2024, 1, 15))
+    with pytest.raises(ValidationFailedError, match=r"use user\.<attribute>"):
+        lifecycle(store, window, breakdown=Breakdown.parse("event.type"))
+    by_country = lifecycle(store, window, breakdown=Breakdown.parse("user.country"))
+    got = {
+        (r["period"], r["breakdown"], r["status"]): r["users"]
+        for r in by_country.tables["series"].records()
+    }
+    assert got == {
+        ("2024-01-01", "DE", "dormant"): -1,
+        ("2024-01-01", "FR", "new"): 1,
+        ("2024-01-08", "(none)", "new"): 1,
+        ("2024-01-08", "FR", "returning"): 1,
+    }
+    plain = lifecycle(store, window)
+    assert {k: by_country.summary[k] for k in plain.summary} == plain.summary
+
+
+def test_commerce_breakdown_by_a_line_property_credits_each_line(store: Store) -> None:
+    store.append_events(
+        [
+            event("purchase", "a", at("2024-01-02"), "i1", order_id="o1", price=10.0, quantity=2),
+            event("purchase", "a", at("2024-01-02"), "i2", order_id="o1", price=5.0),
+            event("purchase", "b", at("2024-01-03"), "i1", order_id="o2", price=20.0),
+        ]
+    )
+    window = Window(date(2024, 1, 1), date(2024, 2, 1))
+    report = commerce(store, window, interval="month", breakdown=Breakdown.parse("event.item_id"))
+    rows = {r["breakdown"]: r for r in report.tables["series"].records()}
+    assert {value: (r["orders"], r["buyers"], r["gmv"]) for value, r in rows.items()} == {
+        "i1": (2, 2, 40.0),
+        "i2": (1, 1, 5.0),
+    }
+    assert rows["i1"]["aov"] == pytest.approx(20.0)
+    # The summary counts each order once, whatever the breakdown.
+    assert report.summary["orders"] == 2 and report.summary["gmv"] == pytest.approx(45.0)
+
+
+@pytest.fixture
+def crowded_shop(store: Store) -> Store:
+    """25 segments: s00 has 3 users, s01 2, the others 1 each; every user views and buys
+    on 2024-01-02 (one order each)."""
+    sizes = {f"s{n:02d}": 3 if n == 0 else 2 if n == 1 else 1 for n in range(25)}
+    users = [(f"{segment}-{i}", segment) for segment, size in sizes.items() for i in range(size)]
+    store.upsert_users([User(user_id=user, attributes={"segment": s}) for user, s in users])
+    store.append_events(
+        [event("view", user, at("2024-01-02")) for user, _ in users]
+        + [
+            event("purchase", user, at("2024-01-02", 13), order_id=f"o-{user}", price=1.0)
+            for user, _ in users
+        ]
+    )
+    return store
+
+
+def _report_with_breakdown(kind: str, store: Store, breakdown: Breakdown) -> Report:
+    window = Window(date(2024, 1, 1), date(2024, 1, 8))
+    if kind == "stickiness":
+        return stickiness(store, window, breakdown=breakdown)
+    if kind == "retention":
+        return retention(store, window, interval="day", breakdown=breakdown)
+    if kind == "lifecycle":
+        return lifecycle(store, window, interval="day", breakdown=breakdown)
+    if kind == "funnel":
+        return funnel(store, window, ("view", "purchase"), breakdown=breakdown)
+    return commerce(store, window, interval="day", breakdown=breakdown)
+
+
+@pytest.mark.parametrize(
+    ("kind", "table"),
+    [
+        ("stickiness", "series"),
+        ("retention", "matrix"),
+        ("lifecycle", "series"),
+        ("funnel", "steps"),
+        ("commerce", "series"),
+    ],
+)
+def test_breakdowns_keep_the_top_values_and_fold_the_rest(
+    crowded_shop: Store, kind: str, table: str
+) -> None:
+    report = _report_with_breakdown(kind, crowded_shop, Breakdown.parse("user.segment"))
+    values = set(report.tables[table].column("breakdown"))
+    kept = {f"s{n:02d}" for n in range(MAX_BREAKDOWN_VALUES)}
+    assert values == kept | {OTHER_VALUE}
+    assert report.summary["breakdown_values"] == 25
+    assert report.summary["folded_values"] == 25 - MAX_BREAKDOWN_VALUES
+    assert report.query["breakdown_limit"] == MAX_BREAKDOWN_VALUES
+    records = report.tables[table].records()
+    folded = [r for r in records if r["breakdown"] == OTHER_VALUE]
+    if kind == "stickiness":
+        assert [r["dau"] for r in folded if r["period"] == "2024-01-02"] == [5]
+    elif kind == "retention":
+        assert [r["size"] for r in folded if r["k"] == 0] == [5]
+    elif kind == "lifecycle":
+        assert [r["users"] for r in folded if r["status"] == "new"] == [5]
+    elif kind == "funnel":
+        assert [r["users"] for r in folded] == [5, 5]
+    else:
+        assert [r["orders"] for r in folded] == [5]
+    busiest = [r for r in records if r["breakdown"] == "s00"]
+    assert busiest
+
+
+def test_ties_on_time_are_broken_by_event_id(store: Store) -> None:
+    # Each user has two views, two clicks (from two lists) and a purchase; the views and
+    # the clicks tie on time. Stored in a shuffled order, so storage order cannot pass
+    # for the rule: the smaller event_id comes first, the larger last.
+    rng = np.random.default_rng(3)
+    t = at("2024-01-02")
+    served, events = [], []
+    for n in range(40):
+        user = f"u{n}"
+        served += [
+            ServedRecommendation(f"{user}-als", user, "home", "als", 1, ("b",), t),
+            ServedRecommendation(f"{user}-popular", user, "home", "popular", 1, ("b",), t),
+        ]
+        tied = [
+            event("view", user, t, event_id=f"{user}-e1", props={"channel": "email"}),
+            event("view", user, t, event_id=f"{user}-e2", props={"channel": "ads"}),
+            event("click", user, t, "b", event_id=f"{user}-k1", rec_id=f"{user}-als"),
+            event("click", user, t, "b", event_id=f"{user}-k2", rec_id=f"{user}-popular"),
+        ]
+        events += [tied[i] for i in rng.permutation(len(tied))]
+        events.append(event("purchase", user, t + timedelta(minutes=5), "b", price=1.0))
+    store.log_served(served)
+    store.append_events(events)
+    window = Window(date(2024, 1, 1), date(2024, 1, 8))
+    channel = Breakdown.parse("event.channel")
+    cohorts = retention(store, window, interval="week", start_types=("view",), breakdown=channel)
+    assert matrix(cohorts.tables["matrix"].records()) == {("2024-01-01", 0): 40}
+    assert cohorts.tables["matrix"].column("breakdown") == ["email"]
+    entries = funnel(store, window, ("view", "purchase"), breakdown=channel)
+    assert set(entries.tables["steps"].column("breakdown")) == {"email"}
+    credited = attribution(store, window, by=("model",))
+    conversions = {r["model"]: r["conversions"] for r in credited.tables["lists"].records()}
+    assert conversions == {"als": 0, "popular": 40}  # the latest click: (t, k2)
+
+
+class RecordingStore:
+    """A store that records its analytics sessions, whose every statement is followed by
+    a view and a purchase of a new user (events arriving while a report runs)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.sessions: list[ArrivingSession] = []
+
+    @contextmanager
+    def analytics_session(self, *, timezone: str = "UTC") -> Iterator[AnalyticsSession]:
+        with self.store.analytics_session(timezone=timezone) as session:
+            arriving = ArrivingSession(session, self.store)
+            self.sessions.append(arriving)
+            yield arriving
+
+    def analytics_query(
+        self, sql: str, params: Sequence[Any] = (), *, timezone: str = "UTC"
+    ) -> pa.Table:
+        with self.analytics_session(timezone=timezone) as session:
+            return session.query(sql, params)
+
+
+@dataclass
+class ArrivingSession:
+    session: AnalyticsSession
+    store: Store
+    statements: int = 0
+
+    @property
+    def timezone(self) -> str:
+        return self.session.timezone
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        table = self.session.query(sql, params)
+        self.statements += 1
+        arriving, ts = f"late-{uuid.uuid4().hex}", at("2024-01-02", 18)
+        self.store.append_events(
+            [
+                event("view", arriving, ts),
+                event("purchase", arriving, ts, order_id=arriving, price=50.0),
+            ]
+        )
+        return table
+
+
+@pytest.mark.parametrize("kind", sorted(REQUESTS))
+def test_a_report_reads_one_snapshot_while_events_arrive(crowded_shop: Store, kind: str) -> None:
+    settings = AnalyticsSettings(default_days=7)
+    before = REQUESTS[kind].parse().run(crowded_shop, settings).to_dict()
+    recording = RecordingStore(crowded_shop)
+    report = REQUESTS[kind].parse().run(recording, settings)
+    # One session: the default window's lookup and the report's statements (events
+    # arrived after each, inside the window), and the report saw none of them.
+    (session,) = recording.sessions
+    assert session.statements >= 2
+    assert report.to_dict() == before
+
+
+def test_an_empty_store_defaults_to_today_in_the_query_time_zone(store: Store) -> None:
+    # 26 hours apart: at any moment one of the two is on another date than the host.
+    for timezone in ("Pacific/Kiritimati", "Etc/GMT+12"):
+        before = datetime.now(ZoneInfo(timezone)).date()
+        window = StickinessRequest(timezone=timezone).window(store, AnalyticsSettings())
+        after = datetime.now(ZoneInfo(timezone)).date()
+        assert window.end - timedelta(days=1) in {before, after}, timezone
+
+
+def test_every_report_echoes_its_window(weekly_shop: Store) -> None:
+    window = Window(date(2024, 1, 1), date(2024, 1, 29), "Europe/London")
+    for kind in sorted(REQUESTS):
+        report = (
+            REQUESTS[kind]
+            .parse(start="2024-01-01", end="2024-01-29", timezone="Europe/London")
+            .run(weekly_shop, AnalyticsSettings())
+        )
+        assert {key: report.query[key] for key in ("start", "end", "timezone")} == window.describe()

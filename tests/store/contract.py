@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pytest
 
-from shopsense.core.errors import NotFoundError, ValidationFailedError
+from shopsense.core.errors import NotFoundError, StoreError, ValidationFailedError
 from shopsense.data.schemas import Event, Item, Order, OrderLine, OrderStatus, User
 from shopsense.store.base import (
     EVENT_SCHEMA,
@@ -456,6 +456,26 @@ class StoreContract:
         assert store.log_exposures([Exposure("x1", "u2", "A", later)]) == 0
         assert store.exposure_counts("x1") == {"A": 1, "B": 1}
         assert store.exposure_counts("x9") == {}
+
+    # -- analytics -----------------------------------------------------------------------
+
+    def test_an_analytics_session_reads_one_snapshot(self, store: Store) -> None:
+        store.append_events(make_events(3))
+        with store.analytics_session(timezone="Europe/London") as session:
+            assert session.timezone == "Europe/London"
+            first = session.query("SELECT count(*) AS n FROM events").to_pylist()[0]["n"]
+            store.append_events(make_events(2, prefix="late"))  # committed meanwhile
+            again = session.query("SELECT count(*) AS n FROM events").to_pylist()[0]["n"]
+        assert first == again == 3
+        assert store.analytics_query("SELECT count(*) AS n FROM events").to_pylist() == [{"n": 5}]
+        zone = store.analytics_query(
+            "SELECT current_setting('TimeZone') AS zone", timezone="Asia/Shanghai"
+        )
+        assert zone.to_pylist() == [{"zone": "Asia/Shanghai"}]
+        with pytest.raises(ValidationFailedError, match="unknown time zone"):
+            store.analytics_query("SELECT 1", timezone="Mars/Base")
+        with pytest.raises(StoreError, match="analytics query"):
+            store.analytics_query("SELECT * FROM no_such_table")
 
     # -- model registry ------------------------------------------------------------------
 

@@ -1,16 +1,23 @@
 """What every analytics query shares: the window, the interval, breakdowns and the
 chart-ready result tables.
 
-Each query in :mod:`shopsense.analytics` is one SQL statement (DuckDB's dialect) that
-the store runs on its own snapshot (:meth:`~shopsense.store.base.AnalyticsStore.
-analytics_query`); every value a caller gives is a bound parameter, and the few names
-inlined into the SQL (the interval, breakdown sources) come from closed lists here.
+Each report in :mod:`shopsense.analytics` runs its SQL statements (DuckDB's dialect) in
+one :class:`~shopsense.store.base.AnalyticsSession`, so they all read one snapshot of
+the store (:func:`reading`); every value a caller gives is a bound parameter, and the
+few names inlined into the SQL (the interval, breakdown sources) come from closed lists
+here.
+
+A breakdown keeps its :data:`MAX_BREAKDOWN_VALUES` values with the most users and
+folds the others into :data:`OTHER_VALUE`, so a property with a value per item or per
+session cannot blow up a report (:meth:`BreakdownSQL.ranking`).
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -19,6 +26,7 @@ from typing import Any, Literal, get_args
 import pyarrow as pa
 
 from shopsense.core.errors import ValidationFailedError
+from shopsense.store.base import AnalyticsSession, AnalyticsStore
 
 Interval = Literal["day", "week", "month"]
 """Calendar buckets: days, ISO weeks (Monday first) or months, in the query's time zone."""
@@ -26,6 +34,11 @@ INTERVALS: tuple[str, ...] = get_args(Interval)
 
 NO_VALUE = "(none)"
 """The breakdown value of rows where the property is missing."""
+OTHER_VALUE = "(other)"
+"""The breakdown value that the values beyond the :data:`MAX_BREAKDOWN_VALUES` with the
+most users are folded into."""
+MAX_BREAKDOWN_VALUES = 20
+"""How many breakdown values a report keeps apart (the ones with the most users)."""
 
 EVENT_COLUMNS = ("type", "item_id", "session_id", "order_id", "rec_id")
 """Event columns a breakdown may name directly (``event.type``); any other
@@ -71,19 +84,103 @@ class Breakdown:
 class BreakdownSQL:
     """How a query reads a breakdown off events ``e``: the ``value`` expression, its
     ``params`` and the ``join`` it needs (users ``u`` for a user attribute). Without a
-    breakdown the value is the empty text, so one query shape serves both."""
+    breakdown the value is the empty text, so one query shape serves both.
+
+    The values are capped: :meth:`ranking` finds the :data:`MAX_BREAKDOWN_VALUES` with
+    the most users and :meth:`folded` reads every other one as :data:`OTHER_VALUE`."""
 
     value: str
     params: list[Any]
     join: str
+    split: bool
+    """Whether a breakdown was asked for (else ``value`` is the constant ``''``)."""
+    per_user: bool = False
+    """Whether the value is the user's (an attribute), the same on all their events."""
 
     @classmethod
     def of(cls, breakdown: Breakdown | None) -> BreakdownSQL:
         if breakdown is None:
-            return cls(value="''", params=[], join="")
+            return cls(value="''", params=[], join="", split=False)
         value, params = breakdown.expression()
-        join = "LEFT JOIN users u ON u.user_id = e.user_id" if breakdown.source == "user" else ""
-        return cls(value=value, params=params, join=join)
+        per_user = breakdown.source == "user"
+        join = "LEFT JOIN users u ON u.user_id = e.user_id" if per_user else ""
+        return cls(value=value, params=params, join=join, split=True, per_user=per_user)
+
+    @property
+    def shared(self) -> str:
+        """How to declare a CTE that the ranking reads besides the query: ``MATERIALIZED``
+        with a breakdown (computed once, read twice), else nothing."""
+        return "MATERIALIZED" if self.split else ""
+
+    def first_value(self, events: str = "e") -> str:
+        """SQL of the aggregate: the value of the earliest of the ``events`` grouped
+        (of events at one instant, the one with the smallest ``event_id``, so the answer
+        never depends on storage order); ``''`` without a breakdown."""
+        if not self.split:
+            return "''"
+        if self.per_user:  # one value for all the user's events: no order to find
+            return f"any_value({self.value})"
+        return f"arg_min({self.value}, ({events}.ts, {events}.event_id))"
+
+    def ranking(self, rows: str) -> str:
+        """The CTEs ``breakdown_users`` (each value of ``rows``, a relation with columns
+        ``breakdown`` and ``user_id``, and its distinct users) and ``kept_values`` (the
+        :data:`MAX_BREAKDOWN_VALUES` with the most users, ties by value), separated by a
+        comma. Without a breakdown both are empty and ``rows`` is not read."""
+        if not self.split:
+            return (
+                "breakdown_users AS (SELECT '' AS breakdown, 0 AS users WHERE FALSE), "
+                "kept_values AS (SELECT '' AS breakdown)"
+            )
+        return f"""
+            breakdown_users AS (
+                SELECT breakdown, count(DISTINCT user_id) AS users FROM {rows} GROUP BY breakdown
+            ),
+            kept_values AS (
+                SELECT breakdown FROM breakdown_users
+                ORDER BY users DESC, breakdown LIMIT {MAX_BREAKDOWN_VALUES}
+            )"""
+
+    def folded(self, column: str) -> str:
+        """SQL of ``column`` (a breakdown value) with the values :meth:`ranking` did not
+        keep read as :data:`OTHER_VALUE`."""
+        if not self.split:
+            return column
+        return (
+            f"CASE WHEN {column} IN (SELECT breakdown FROM kept_values) "
+            f"THEN {column} ELSE '{OTHER_VALUE}' END"
+        )
+
+    @staticmethod
+    def value_count() -> str:
+        """SQL of how many values :meth:`ranking` found (0 without a breakdown)."""
+        return "(SELECT count(*) FROM breakdown_users)"
+
+
+def describe_breakdown(breakdown: Breakdown | None) -> dict[str, Any]:
+    """A report's ``query`` entries of its breakdown: the property and, with one, the
+    cap on its values."""
+    if breakdown is None:
+        return {"breakdown": None}
+    return {"breakdown": str(breakdown), "breakdown_limit": MAX_BREAKDOWN_VALUES}
+
+
+def folding_summary(breakdown: Breakdown | None, n_values: int) -> dict[str, int]:
+    """A report's ``summary`` entries of a breakdown of ``n_values`` values: how many
+    there were and how many were folded into :data:`OTHER_VALUE` (none without one)."""
+    if breakdown is None:
+        return {}
+    return {
+        "breakdown_values": n_values,
+        "folded_values": max(0, n_values - MAX_BREAKDOWN_VALUES),
+    }
+
+
+def pop_value_count(table: pa.Table, column: str = "breakdown_values") -> tuple[pa.Table, int]:
+    """``table`` without its ``column`` of :meth:`BreakdownSQL.value_count` (the same in
+    every row), and that count (0 for an empty table)."""
+    count = table.column(column)[0].as_py() if table.num_rows else 0
+    return table.drop_columns([column]), int(count or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,13 +217,53 @@ class Window:
     def days(self) -> int:
         return (self.end - self.start).days
 
+    def describe(self) -> dict[str, Any]:
+        """The window as every report's ``query`` echoes it."""
+        return {"start": self.start, "end": self.end, "timezone": self.timezone}
+
+    def first_period(self, interval: Interval) -> date:
+        """The first day of the ``interval`` period holding ``start``: reports by period
+        count whole periods from it, activity before ``start`` in it included."""
+        check_interval(interval)
+        if interval == "week":
+            return self.start - timedelta(days=self.start.weekday())
+        if interval == "month":
+            return self.start.replace(day=1)
+        return self.start
+
     def timestamps(self, *, before_days: int = 0) -> tuple[str, str]:
         """SQL of the window's first and end instants as TIMESTAMPTZ in the query's time
         zone (the store's cursor runs in it), ``before_days`` earlier at the start."""
         return (
-            f"CAST(DATE '{(self.start - timedelta(days=before_days)).isoformat()}' AS TIMESTAMPTZ)",
-            f"CAST(DATE '{self.end.isoformat()}' AS TIMESTAMPTZ)",
+            timestamp_sql(self.start - timedelta(days=before_days)),
+            timestamp_sql(self.end),
         )
+
+
+def timestamp_sql(day: date) -> str:
+    """SQL of the first instant of ``day`` as TIMESTAMPTZ in the query's time zone."""
+    return f"CAST(DATE '{day.isoformat()}' AS TIMESTAMPTZ)"
+
+
+AnalyticsSource = AnalyticsStore | AnalyticsSession
+"""What a report reads from: a store (the report opens a session of its own) or a
+session already open (a request's, whose default window was read from it)."""
+
+
+@contextmanager
+def reading(source: AnalyticsSource, timezone: str) -> Iterator[AnalyticsSession]:
+    """The session a report runs all its statements in, so they read one snapshot:
+    ``source`` itself when it is a session, else a new session of the store."""
+    if isinstance(source, AnalyticsSession):
+        if source.timezone != timezone:
+            raise ValidationFailedError(
+                f"the report is asked in {timezone!r} but its session reads {source.timezone!r}",
+                details={"field": "timezone"},
+            )
+        yield source
+        return
+    with source.analytics_session(timezone=timezone) as session:
+        yield session
 
 
 def bucket(interval: Interval, column: str = "ts") -> str:
@@ -172,9 +309,15 @@ class ResultTable:
 
     @classmethod
     def from_arrow(cls, table: pa.Table) -> ResultTable:
-        names = tuple(table.column_names)
-        rows = [tuple(clean(row[name]) for name in names) for row in table.to_pylist()]
-        return cls(columns=names, rows=rows)
+        return cls.from_records(tuple(table.column_names), table.to_pylist())
+
+    @classmethod
+    def from_records(
+        cls, columns: tuple[str, ...], records: list[dict[str, Any]] | None
+    ) -> ResultTable:
+        """The table of ``records`` (e.g. a SQL ``list`` of structs; None is no rows)."""
+        rows = [tuple(clean(record[name]) for name in columns) for record in records or []]
+        return cls(columns=columns, rows=rows)
 
     def records(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
@@ -217,7 +360,10 @@ class Report:
 __all__ = [
     "EVENT_COLUMNS",
     "INTERVALS",
+    "MAX_BREAKDOWN_VALUES",
     "NO_VALUE",
+    "OTHER_VALUE",
+    "AnalyticsSource",
     "Breakdown",
     "BreakdownSQL",
     "Interval",
@@ -227,5 +373,10 @@ __all__ = [
     "bucket",
     "check_interval",
     "clean",
+    "describe_breakdown",
+    "folding_summary",
+    "pop_value_count",
+    "reading",
+    "timestamp_sql",
     "type_filter",
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from shopsense.analytics._query import (
+    AnalyticsSource,
     Breakdown,
     BreakdownSQL,
     Interval,
@@ -22,23 +23,27 @@ from shopsense.analytics._query import (
     Window,
     bucket,
     check_interval,
+    describe_breakdown,
+    folding_summary,
+    reading,
     type_filter,
 )
-from shopsense.store.base import AnalyticsStore
 
 WEEK_DAYS = 7
 MONTH_DAYS = 30
 """The rolling windows of WAU and MAU, in days."""
 
+SERIES_COLUMNS = ("period", "breakdown", "active_users", "dau", "wau", "mau", "stickiness")
+ACTIVE_DAYS_COLUMNS = ("unit", "breakdown", "active_days", "users", "share")
+
 
 def _active_days_sql(
-    window: Window, types: tuple[str, ...] | None, breakdown: Breakdown | None
+    window: Window, types: tuple[str, ...] | None, split: BreakdownSQL
 ) -> tuple[str, list[object]]:
     """A ``SELECT`` of the distinct (breakdown, user_id, day) of activity from
     ``MONTH_DAYS - 1`` days before the window (the first day's MAU needs them)."""
     start, end = window.timestamps(before_days=MONTH_DAYS - 1)
     condition, params = type_filter(types, "e.type")
-    split = BreakdownSQL.of(breakdown)
     sql = (
         f"SELECT DISTINCT {split.value} AS breakdown, e.user_id, CAST(e.ts AS DATE) AS day "
         f"FROM events e {split.join} WHERE e.ts >= {start} AND e.ts < {end} AND {condition}"
@@ -46,8 +51,40 @@ def _active_days_sql(
     return sql, [*split.params, *params]
 
 
+def _distribution_sql(window: Window) -> str:
+    """A ``SELECT`` over ``active`` of the users by number of active days in a week and in
+    a month, counting only whole weeks (Monday to Sunday) and whole months inside the
+    window: ``unit, breakdown, active_days, users, share``."""
+    first = window.start.isoformat()
+    end = window.end.isoformat()
+    parts = []
+    for unit, length in (("week", "INTERVAL 7 DAY"), ("month", "INTERVAL 1 MONTH")):
+        parts.append(
+            f"""
+            SELECT '{unit}' AS unit, breakdown, active_days, count(*) AS users
+            FROM (
+                SELECT breakdown, user_id, {bucket(check_interval(unit), "day")} AS period,
+                       count(*) AS active_days
+                FROM active GROUP BY ALL
+            )
+            WHERE period >= DATE '{first}' AND period + {length} <= DATE '{end}'
+            GROUP BY ALL
+            """
+        )
+    return f"""
+        SELECT unit, breakdown, active_days, users,
+               users / sum(users) OVER (PARTITION BY unit, breakdown) AS share
+        FROM ({" UNION ALL ".join(parts)})
+    """
+
+
+def _struct(columns: tuple[str, ...]) -> str:
+    """SQL of a struct of ``columns`` (a row of a table returned as a list)."""
+    return "{" + ", ".join(f"'{name}': {name}" for name in columns) + "}"
+
+
 def stickiness(
-    store: AnalyticsStore,
+    store: AnalyticsSource,
     window: Window,
     *,
     interval: Interval = "day",
@@ -58,14 +95,25 @@ def stickiness(
     distinct users active in each calendar period; and the distribution of active
     days per user-week and user-month (whole weeks and months inside the window).
 
-    ``types``: the event types that count as activity (default: every type)."""
+    ``types``: the event types that count as activity (default: every type). One
+    statement: the distinct user-days are read from the events once and feed the
+    series, the distribution and the summary."""
     check_interval(interval)
-    active, params = _active_days_sql(window, types, breakdown)
+    split = BreakdownSQL.of(breakdown)
+    raw_active, params = _active_days_sql(window, types, split)
     first = window.start.isoformat()
     last = (window.end - timedelta(days=1)).isoformat()
     lookback = (window.start - timedelta(days=MONTH_DAYS - 1)).isoformat()
+    # Folding values into (other) can give one user two rows on a day: count them once.
+    active = (
+        f"SELECT DISTINCT {split.folded('breakdown')} AS breakdown, user_id, day FROM raw_active"
+        if split.split
+        else "SELECT * FROM raw_active"
+    )
     sql = f"""
-        WITH active AS ({active}),
+        WITH raw_active AS {split.shared} ({raw_active}),
+        {split.ranking(f"(SELECT breakdown, user_id FROM raw_active WHERE day >= DATE '{first}')")},
+        active AS MATERIALIZED ({active}),
         marked AS (
             SELECT breakdown, user_id, day,
                    day - lag(day) OVER w AS gap_before,
@@ -105,84 +153,54 @@ def stickiness(
         periods AS (
             SELECT breakdown, {bucket(interval, "day")} AS period, count(DISTINCT user_id) AS users
             FROM active WHERE day >= DATE '{first}' GROUP BY ALL
-        )
-        SELECT {bucket(interval, "d.day")} AS period, d.breakdown,
-               coalesce(any_value(p.users), 0) AS active_users,
-               avg(d.dau) AS dau, avg(d.wau) AS wau, avg(d.mau) AS mau,
-               avg(CASE WHEN d.mau > 0 THEN d.dau / d.mau END) AS stickiness
-        FROM daily d
-        LEFT JOIN periods p ON p.breakdown = d.breakdown AND p.period = {bucket(interval, "d.day")}
-        WHERE d.day >= DATE '{first}'
-        GROUP BY ALL ORDER BY period, breakdown
+        ),
+        series AS (
+            SELECT {bucket(interval, "d.day")} AS period, d.breakdown,
+                   coalesce(any_value(p.users), 0) AS active_users,
+                   avg(d.dau) AS dau, avg(d.wau) AS wau, avg(d.mau) AS mau,
+                   avg(CASE WHEN d.mau > 0 THEN d.dau / d.mau END) AS stickiness
+            FROM daily d
+            LEFT JOIN periods p
+              ON p.breakdown = d.breakdown AND p.period = {bucket(interval, "d.day")}
+            WHERE d.day >= DATE '{first}'
+            GROUP BY ALL
+        ),
+        distribution AS ({_distribution_sql(window)}),
+        window_days AS (SELECT DISTINCT user_id, day FROM active WHERE day >= DATE '{first}')
+        SELECT
+            (SELECT list({_struct(SERIES_COLUMNS)} ORDER BY period, breakdown) FROM series)
+                AS series,
+            (SELECT list({_struct(ACTIVE_DAYS_COLUMNS)}
+                         ORDER BY unit DESC, breakdown, active_days) FROM distribution)
+                AS active_days,
+            (SELECT count(DISTINCT user_id) FROM window_days) AS active_users,
+            (SELECT count(*) / nullif(count(DISTINCT user_id), 0) FROM window_days)
+                AS mean_active_days,
+            {split.value_count()} AS breakdown_values
     """
-    series = store.analytics_query(sql, params, timezone=window.timezone)
-    distribution = _active_days(store, window, active, params)
-    series_table = ResultTable.from_arrow(series)
+    with reading(store, window.timezone) as session:
+        (row,) = session.query(sql, params).to_pylist()
+    series = ResultTable.from_records(SERIES_COLUMNS, row["series"])
+    distribution = ResultTable.from_records(ACTIVE_DAYS_COLUMNS, row["active_days"])
     if breakdown is None:
-        series_table = series_table.without("breakdown")
+        series = series.without("breakdown")
         distribution = distribution.without("breakdown")
     return Report(
         kind="stickiness",
         query={
-            "start": window.start,
-            "end": window.end,
-            "timezone": window.timezone,
+            **window.describe(),
             "interval": interval,
             "types": list(types or ()),
-            "breakdown": str(breakdown) if breakdown else None,
+            **describe_breakdown(breakdown),
         },
-        summary=_summary(store, window, active, params),
-        tables={"series": series_table, "active_days": distribution},
+        summary={
+            "active_users": row["active_users"],
+            "mean_active_days": row["mean_active_days"],
+            "days": window.days,
+            **folding_summary(breakdown, row["breakdown_values"]),
+        },
+        tables={"series": series, "active_days": distribution},
     )
-
-
-def _active_days(
-    store: AnalyticsStore, window: Window, active: str, params: list[object]
-) -> ResultTable:
-    """Users by number of active days in a week and in a month, counting only whole
-    weeks (Monday to Sunday) and whole months inside the window."""
-    first = window.start.isoformat()
-    end = window.end.isoformat()
-    parts = []
-    for unit, length in (("week", "INTERVAL 7 DAY"), ("month", "INTERVAL 1 MONTH")):
-        parts.append(
-            f"""
-            SELECT '{unit}' AS unit, breakdown, active_days, count(*) AS users
-            FROM (
-                SELECT breakdown, user_id, {bucket(check_interval(unit), "day")} AS period,
-                       count(*) AS active_days
-                FROM active GROUP BY ALL
-            )
-            WHERE period >= DATE '{first}' AND period + {length} <= DATE '{end}'
-            GROUP BY ALL
-            """
-        )
-    sql = f"""
-        WITH active AS ({active})
-        SELECT unit, breakdown, active_days, users,
-               users / sum(users) OVER (PARTITION BY unit, breakdown) AS share
-        FROM ({" UNION ALL ".join(parts)})
-        ORDER BY unit DESC, breakdown, active_days
-    """
-    return ResultTable.from_arrow(store.analytics_query(sql, params, timezone=window.timezone))
-
-
-def _summary(
-    store: AnalyticsStore, window: Window, active: str, params: list[object]
-) -> dict[str, object]:
-    """Distinct users of the whole window, their mean active days, and the days counted."""
-    first = window.start.isoformat()
-    row = store.analytics_query(
-        f"""
-        WITH active AS ({active})
-        SELECT count(DISTINCT user_id) AS active_users,
-               count(*) / nullif(count(DISTINCT user_id), 0) AS mean_active_days
-        FROM (SELECT DISTINCT user_id, day FROM active WHERE day >= DATE '{first}')
-        """,
-        params,
-        timezone=window.timezone,
-    ).to_pylist()[0]
-    return {**row, "days": window.days}
 
 
 __all__ = ["MONTH_DAYS", "WEEK_DAYS", "stickiness"]

@@ -10,7 +10,8 @@ and the experiment and variant that chose it); the shop's later events cite the
   lists with at least one click (and clicks per item shown is given too);
 - **conversions**: ``purchase`` events that cite the list, or (last touch) a purchase
   of an item the same user clicked from the list, no later than the window after the
-  click. A purchase line is attributed once, to its latest qualifying click;
+  click. A purchase line is attributed once, to its latest qualifying click (of clicks
+  at one instant, the one with the larger ``event_id``);
 - **GMV**: ``quantity x price`` of the attributed purchase lines, and its share of all
   purchase GMV over the same purchase times (the window plus the attribution window
   after it, where credited purchases may fall).
@@ -21,9 +22,17 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal, get_args
 
-from shopsense.analytics._query import Interval, Report, ResultTable, Window, bucket, clean
+from shopsense.analytics._query import (
+    AnalyticsSource,
+    Interval,
+    Report,
+    ResultTable,
+    Window,
+    bucket,
+    clean,
+    reading,
+)
 from shopsense.core.errors import ValidationFailedError
-from shopsense.store.base import AnalyticsStore
 
 Dimension = Literal["scenario", "model", "model_version", "experiment", "variant", "period"]
 DIMENSIONS: tuple[str, ...] = get_args(Dimension)
@@ -33,7 +42,7 @@ CLICK_TYPES = ("click", "view")
 
 
 def attribution(
-    store: AnalyticsStore,
+    store: AnalyticsSource,
     window: Window,
     *,
     by: tuple[str, ...] = DEFAULT_DIMENSIONS,
@@ -78,12 +87,12 @@ def attribution(
                    coalesce(e.quantity, 1) * e.price AS amount
             FROM events e JOIN served s ON s.rec_id = e.rec_id
             WHERE e.ts >= s.ts AND e.ts <= s.ts + INTERVAL {seconds} SECOND
-              AND e.ts < {horizon}
+              AND e.ts >= {start} AND e.ts < {horizon}
         ),
         clicks AS (SELECT * FROM cited WHERE list_contains(?, type)),
         direct AS (SELECT event_id, rec_id, amount FROM cited WHERE type = 'purchase'),
         through_clicks AS (
-            SELECT p.event_id, arg_max(c.rec_id, c.ts) AS rec_id,
+            SELECT p.event_id, arg_max(c.rec_id, (c.ts, c.event_id)) AS rec_id,
                    any_value(coalesce(p.quantity, 1) * p.price) AS amount
             FROM events p JOIN clicks c
               ON p.user_id = c.user_id AND p.item_id = c.item_id
@@ -121,13 +130,14 @@ def attribution(
         FROM per_list s
         {"GROUP BY ALL ORDER BY ALL" if group else ""}
     """
-    table = store.analytics_query(sql, [list(CLICK_TYPES)], timezone=window.timezone)
-    rows = table.to_pylist()
-    total_gmv = store.analytics_query(
+    shop_gmv_sql = (
         f"SELECT coalesce(sum(coalesce(quantity, 1) * price), 0) AS gmv FROM events "
-        f"WHERE type = 'purchase' AND ts >= {start} AND ts < {horizon}",
-        timezone=window.timezone,
-    ).to_pylist()[0]["gmv"]
+        f"WHERE type = 'purchase' AND ts >= {start} AND ts < {horizon}"
+    )
+    with reading(store, window.timezone) as session:
+        table = session.query(sql, [list(CLICK_TYPES)])
+        total_gmv = session.query(shop_gmv_sql).to_pylist()[0]["gmv"]
+    rows = table.to_pylist()
     lists = sum(int(row["lists"]) for row in rows)
     clicked = sum(int(row["lists_clicked"]) for row in rows)
     attributed = sum(float(row["gmv"] or 0) for row in rows)
@@ -143,9 +153,7 @@ def attribution(
     return Report(
         kind="attribution",
         query={
-            "start": window.start,
-            "end": window.end,
-            "timezone": window.timezone,
+            **window.describe(),
             "by": dimensions,
             "interval": interval,
             "attribution_window_seconds": seconds,

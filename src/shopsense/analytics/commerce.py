@@ -12,11 +12,19 @@ without a price add no value. ``return`` events give the value returned.
   the window, over all buyers in it;
 - **time between purchases**: days from a customer's previous order (at any time
   before) to each order in the window, median and mean.
+
+A breakdown by an event property reads it per **line**: each line's value goes to its
+own breakdown value, and an order counts under every value its lines have (an order of
+a shirt and a hat counts once under each ``event.item_id``). GMV and returned value add
+up across the values; orders, buyers and AOV do not (an order touching two values is
+in both). A user attribute gives each order one value. The summary is the shop's,
+whatever the breakdown.
 """
 
 from __future__ import annotations
 
 from shopsense.analytics._query import (
+    AnalyticsSource,
     Breakdown,
     BreakdownSQL,
     Interval,
@@ -26,27 +34,31 @@ from shopsense.analytics._query import (
     bucket,
     check_interval,
     clean,
+    describe_breakdown,
+    folding_summary,
+    pop_value_count,
+    reading,
 )
-from shopsense.store.base import AnalyticsStore
 
 SECONDS_PER_DAY = 86_400.0
+ORDER_KEY = "coalesce(e.order_id, e.user_id || '@' || CAST(epoch_us(e.ts) AS VARCHAR))"
+"""SQL of the order a purchase event ``e`` belongs to: its ``order_id``, else the user's
+purchases at that instant."""
+LINE_VALUE = "coalesce(e.quantity, 1) * e.price"
+"""SQL of the value of a purchase or return event ``e``: quantity (1 when absent) x price."""
 
 
-def orders_sql(window: Window, split: BreakdownSQL) -> str:
+def orders_sql(window: Window) -> str:
     """A ``SELECT`` of every order up to the window's end: ``user_id, order_key, ts,
-    value, breakdown, nth`` (the customer's 1st, 2nd, ... order) and
-    ``previous_ts`` (their order before). Parameters: ``split.params``."""
+    value, nth`` (the customer's 1st, 2nd, ... order) and ``previous_ts`` (their order
+    before)."""
     _, end = window.timestamps()
     return f"""
         SELECT *, row_number() OVER w AS nth, lag(ts) OVER w AS previous_ts
         FROM (
-            SELECT e.user_id,
-                   coalesce(e.order_id, e.user_id || '@' || CAST(epoch_us(e.ts) AS VARCHAR))
-                       AS order_key,
-                   min(e.ts) AS ts,
-                   sum(coalesce(e.quantity, 1) * e.price) AS value,
-                   any_value({split.value}) AS breakdown
-            FROM events e {split.join}
+            SELECT e.user_id, {ORDER_KEY} AS order_key, min(e.ts) AS ts,
+                   sum({LINE_VALUE}) AS value
+            FROM events e
             WHERE e.type = 'purchase' AND e.ts < {end}
             GROUP BY ALL
         )
@@ -55,7 +67,7 @@ def orders_sql(window: Window, split: BreakdownSQL) -> str:
 
 
 def commerce(
-    store: AnalyticsStore,
+    store: AnalyticsSource,
     window: Window,
     *,
     interval: Interval = "week",
@@ -66,23 +78,56 @@ def commerce(
     check_interval(interval)
     split = BreakdownSQL.of(breakdown)
     start, end = window.timestamps()
-    orders = orders_sql(window, split)
+    orders = orders_sql(window)
+    if split.split:
+        # Each order of the window once per breakdown value its lines have, with the
+        # value of those lines (the lines of an order in the window lie in the window).
+        placed_rows = f"""
+            lines AS MATERIALIZED (
+                SELECT e.user_id, {ORDER_KEY} AS order_key, {LINE_VALUE} AS value,
+                       {split.value} AS breakdown
+                FROM events e {split.join}
+                WHERE e.type = 'purchase' AND e.ts >= {start} AND e.ts < {end}
+            ),
+            {split.ranking("lines")},
+            order_values AS (
+                SELECT user_id, order_key, {split.folded("breakdown")} AS breakdown,
+                       sum(value) AS value
+                FROM lines GROUP BY ALL
+            ),
+            placed_rows AS (
+                SELECT o.user_id, o.order_key, o.ts, o.nth, v.breakdown, v.value
+                FROM inside o JOIN order_values v
+                  ON v.user_id = o.user_id AND v.order_key = o.order_key
+            )
+        """
+    else:
+        placed_rows = f"""
+            {split.ranking("")},
+            placed_rows AS (SELECT *, '' AS breakdown FROM inside)
+        """
     returns = f"""
-        SELECT {bucket(interval, "e.ts")} AS period, {split.value} AS breakdown,
-               sum(coalesce(e.quantity, 1) * e.price) AS returned_value
-        FROM events e {split.join}
-        WHERE e.type = 'return' AND e.ts >= {start} AND e.ts < {end}
+        SELECT period, {split.folded("breakdown")} AS breakdown,
+               sum(amount) AS returned_value
+        FROM (
+            SELECT {bucket(interval, "e.ts")} AS period, {split.value} AS breakdown,
+                   {LINE_VALUE} AS amount
+            FROM events e {split.join}
+            WHERE e.type = 'return' AND e.ts >= {start} AND e.ts < {end}
+        )
         GROUP BY ALL
     """
     sql = f"""
         WITH orders AS ({orders}),
+        inside AS (SELECT * FROM orders WHERE ts >= {start}),
+        {placed_rows},
         placed AS (
             SELECT {bucket(interval, "ts")} AS period, breakdown,
                    count(*) AS orders, count(DISTINCT user_id) AS buyers,
                    count(DISTINCT user_id) FILTER (WHERE nth = 1) AS new_buyers,
                    count(DISTINCT user_id) FILTER (WHERE nth > 1) AS repeat_buyers,
                    coalesce(sum(value), 0) AS gmv
-            FROM orders WHERE ts >= {start} GROUP BY ALL
+            FROM placed_rows GROUP BY ALL
         ),
         returned AS ({returns})
         SELECT coalesce(p.period, r.period) AS period,
@@ -94,13 +139,11 @@ def commerce(
                p.gmv / nullif(p.orders, 0) AS aov,
                p.orders / nullif(p.buyers, 0) AS orders_per_buyer,
                p.repeat_buyers / nullif(p.buyers, 0) AS repeat_buyer_share,
-               coalesce(r.returned_value, 0) AS returned_value
+               coalesce(r.returned_value, 0) AS returned_value,
+               {split.value_count()} AS breakdown_values
         FROM placed p FULL JOIN returned r ON r.period = p.period AND r.breakdown = p.breakdown
         ORDER BY period, breakdown
     """
-    series = ResultTable.from_arrow(
-        store.analytics_query(sql, [*split.params, *split.params], timezone=window.timezone)
-    )
     totals_sql = f"""
         WITH orders AS ({orders}),
         inside AS (SELECT * FROM orders WHERE ts >= {start}),
@@ -122,21 +165,19 @@ def commerce(
                (SELECT avg(epoch(ts) - epoch(previous_ts)) / {SECONDS_PER_DAY}
                   FROM inside WHERE previous_ts IS NOT NULL) AS mean_days_between_orders
     """
-    totals = store.analytics_query(totals_sql, split.params, timezone=window.timezone).to_pylist()[
-        0
-    ]
+    with reading(store, window.timezone) as session:
+        found, n_values = pop_value_count(session.query(sql, [*split.params, *split.params]))
+        (totals,) = session.query(totals_sql).to_pylist()
+    series = ResultTable.from_arrow(found)
     if breakdown is None:
         series = series.without("breakdown")
     return Report(
         kind="commerce",
-        query={
-            "start": window.start,
-            "end": window.end,
-            "timezone": window.timezone,
-            "interval": interval,
-            "breakdown": str(breakdown) if breakdown else None,
+        query={**window.describe(), "interval": interval, **describe_breakdown(breakdown)},
+        summary={
+            **{key: clean(value) for key, value in totals.items()},
+            **folding_summary(breakdown, n_values),
         },
-        summary={key: clean(value) for key, value in totals.items()},
         tables={"series": series},
     )
 

@@ -4,6 +4,10 @@ The API reads them from the query string (``GET /v1/analytics/retention?interval
 and the CLI from its options (``shopsense analytics retention --interval week``); both
 then call :meth:`AnalyticsRequest.run`, so the two answer the same question the same
 way. Lists travel as comma-separated text (``steps=view,add_to_cart,purchase``).
+
+:meth:`AnalyticsRequest.run` opens one analytics session for the whole answer: the
+default window (the day of the newest event) and every statement of the report read one
+snapshot of the store.
 """
 
 from __future__ import annotations
@@ -14,7 +18,14 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shopsense.analytics._query import Breakdown, Interval, Report, Window
+from shopsense.analytics._query import (
+    AnalyticsSource,
+    Breakdown,
+    Interval,
+    Report,
+    Window,
+    reading,
+)
 from shopsense.analytics.activity import stickiness
 from shopsense.analytics.attribution import DEFAULT_DIMENSIONS, attribution
 from shopsense.analytics.commerce import commerce
@@ -23,7 +34,7 @@ from shopsense.analytics.lifecycle import lifecycle
 from shopsense.analytics.retention import CohortKind, ReturnMode, retention
 from shopsense.core.errors import ValidationFailedError, describe_validation_error
 from shopsense.core.settings import AnalyticsSettings
-from shopsense.store.base import AnalyticsStore
+from shopsense.store.base import AnalyticsSession, AnalyticsStore
 
 
 def names(text: str | None) -> tuple[str, ...] | None:
@@ -32,13 +43,22 @@ def names(text: str | None) -> tuple[str, ...] | None:
     return parts or None
 
 
-def latest_day(store: AnalyticsStore, timezone: str) -> date | None:
+def latest_day(store: AnalyticsSource, timezone: str) -> date | None:
     """The local date of the newest event, None for an empty store."""
-    rows = store.analytics_query(
-        "SELECT CAST(max(ts) AS DATE) AS day FROM events", timezone=timezone
-    ).to_pylist()
+    with reading(store, timezone) as session:
+        rows = session.query("SELECT CAST(max(ts) AS DATE) AS day FROM events").to_pylist()
     day = rows[0]["day"] if rows else None
     return day if isinstance(day, date) else None
+
+
+def local_today(store: AnalyticsSource, timezone: str) -> date:
+    """Today's date in ``timezone`` (not the host's), by the store's clock and zones."""
+    with reading(store, timezone) as session:
+        rows = session.query("SELECT CAST(current_timestamp AS DATE) AS day").to_pylist()
+    day = rows[0]["day"]
+    if not isinstance(day, date):
+        raise TypeError(f"the store's current date is {day!r}, not a date")
+    return day
 
 
 class AnalyticsRequest(BaseModel, ABC):
@@ -75,18 +95,30 @@ class AnalyticsRequest(BaseModel, ABC):
         except ValidationError as error:
             raise ValidationFailedError(describe_validation_error(error)) from None
 
-    def window(self, store: AnalyticsStore, settings: AnalyticsSettings) -> Window:
+    def window(self, store: AnalyticsSource, settings: AnalyticsSettings) -> Window:
+        """The dates asked for, the defaults filled in: ``end`` the day after the newest
+        event (after today in the query's time zone for an empty store)."""
         timezone = self.timezone or settings.timezone
         end = self.end
         if end is None:
             latest = latest_day(store, timezone)
-            end = (latest or date.today()) + timedelta(days=1)
+            if latest is None:
+                latest = local_today(store, timezone)
+            end = latest + timedelta(days=1)
         start = self.start or end - timedelta(days=self.days or settings.default_days)
         return Window(start=start, end=end, timezone=timezone)
 
-    @abstractmethod
     def run(self, store: AnalyticsStore, settings: AnalyticsSettings) -> Report:
-        """The report this request asks for."""
+        """The report this request asks for, its window and tables read from one
+        snapshot of ``store``."""
+        with store.analytics_session(timezone=self.timezone or settings.timezone) as session:
+            return self.report(session, self.window(session, settings), settings)
+
+    @abstractmethod
+    def report(
+        self, session: AnalyticsSession, window: Window, settings: AnalyticsSettings
+    ) -> Report:
+        """The report over ``window``, read in ``session``."""
 
 
 def _breakdown(text: str | None) -> Breakdown | None:
@@ -111,10 +143,12 @@ class StickinessRequest(AnalyticsRequest):
     types: str | None = TypesField
     breakdown: str | None = BreakdownField
 
-    def run(self, store: AnalyticsStore, settings: AnalyticsSettings) -> Report:
+    def report(
+        self, session: AnalyticsSession, window: Window, settings: AnalyticsSettings
+    ) -> Report:
         return stickiness(
-            store,
-            self.window(store, settings),
+            session,
+            window,
             interval=self.interval,
             types=names(self.types),
             breakdown=_breakdown(self.breakdown),
@@ -148,10 +182,12 @@ class RetentionRequest(AnalyticsRequest):
     )
     breakdown: str | None = BreakdownField
 
-    def run(self, store: AnalyticsStore, settings: AnalyticsSettings) -> Report:
+    def report(
+        self, session: AnalyticsSession, window: Window, settings: AnalyticsSettings
+    ) -> Report:
         return retention(
-            store,
-            self.window(store, settings),
+            session,
+            window,
             interval=self.interval,
             start_types=names(self.start_event),
             return_types=names(self.return_event),
@@ -167,12 +203,18 @@ class LifecycleRequest(AnalyticsRequest):
 
     interval: Interval = "week"
     types: str | None = TypesField
-    breakdown: str | None = BreakdownField
+    breakdown: str | None = Field(
+        default=None,
+        description="Split users by user.<attribute>, e.g. user.country (statuses are per "
+        "user, so not by an event property).",
+    )
 
-    def run(self, store: AnalyticsStore, settings: AnalyticsSettings) -> Report:
+    def report(
+        self, session: AnalyticsSession, window: Window, settings: AnalyticsSettings
+    ) -> Report:
         return lifecycle(
-            store,
-            self.window(store, settings),
+            session,
+            window,
             interval=self.interval,
             types=names(self.types),
             breakdown=_breakdown(self.breakdown),
@@ -194,11 +236,13 @@ class FunnelRequest(AnalyticsRequest):
     )
     breakdown: str | None = BreakdownField
 
-    def run(self, store: AnalyticsStore, settings: AnalyticsSettings) -> Report:
+    def report(
+        self, session: AnalyticsSession, window: Window, settings: AnalyticsSettings
+    ) -> Report:
         days = self.conversion_window_days or settings.conversion_window_days
         return funnel(
-            store,
-            self.window(store, settings),
+            session,
+            window,
             names(self.steps) or (),
             conversion_window=timedelta(days=days),
             breakdown=_breakdown(self.breakdown),
@@ -211,10 +255,12 @@ class CommerceRequest(AnalyticsRequest):
     interval: Interval = "week"
     breakdown: str | None = BreakdownField
 
-    def run(self, store: AnalyticsStore, settings: AnalyticsSettings) -> Report:
+    def report(
+        self, session: AnalyticsSession, window: Window, settings: AnalyticsSettings
+    ) -> Report:
         return commerce(
-            store,
-            self.window(store, settings),
+            session,
+            window,
             interval=self.interval,
             breakdown=_breakdown(self.breakdown),
         )
@@ -236,11 +282,13 @@ class AttributionRequest(AnalyticsRequest):
         description="Attribution window (default: analytics.attribution_window_hours).",
     )
 
-    def run(self, store: AnalyticsStore, settings: AnalyticsSettings) -> Report:
+    def report(
+        self, session: AnalyticsSession, window: Window, settings: AnalyticsSettings
+    ) -> Report:
         hours = self.window_hours or settings.attribution_window_hours
         return attribution(
-            store,
-            self.window(store, settings),
+            session,
+            window,
             by=names(self.by) or (),
             interval=self.interval,
             attribution_window=timedelta(hours=hours),
@@ -273,5 +321,6 @@ __all__ = [
     "RetentionRequest",
     "StickinessRequest",
     "latest_day",
+    "local_today",
     "names",
 ]

@@ -12,10 +12,18 @@ The choices, as product-analytics tools (PostHog, Amplitude) name them:
   ``on_or_after``: if they did one in period ``k`` or any later period (unbounded
   retention, never rising with ``k``).
 
-Period 0 is the cohort itself (100%); each share is against period 0. A cell whose
-period starts at or after the window's end is not observed and left out; the last
-observed period may be partial. The average curve weights each cohort by its size,
+Periods are whole calendar periods from the one holding the window's start (as in
+:mod:`~shopsense.analytics.lifecycle`): with weekly cohorts and a window starting on a
+Wednesday, the first cohort is the whole week from Monday, for cohorts and returns
+alike. Period 0 is the cohort itself (100%); each share is against period 0. A cell
+whose period starts at or after the window's end is not observed and left out; the
+last observed period may be partial. The average curve weights each cohort by its size,
 over the cohorts that reached that period.
+
+A breakdown splits the cohorts by an event property (``first_time``: of the user's first
+start event, of two at one instant the one with the smaller ``event_id``; ``recurring``:
+of each start event in the period, so a user can open a cohort under two values) or by
+their user attribute.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from __future__ import annotations
 from typing import Literal
 
 from shopsense.analytics._query import (
+    AnalyticsSource,
     Breakdown,
     BreakdownSQL,
     Interval,
@@ -32,10 +41,14 @@ from shopsense.analytics._query import (
     bucket,
     check_interval,
     clean,
+    describe_breakdown,
+    folding_summary,
+    pop_value_count,
+    reading,
+    timestamp_sql,
     type_filter,
 )
 from shopsense.core.errors import ValidationFailedError
-from shopsense.store.base import AnalyticsStore
 
 CohortKind = Literal["first_time", "recurring"]
 ReturnMode = Literal["on", "on_or_after"]
@@ -47,8 +60,7 @@ def periods_in(window: Window, interval: Interval) -> int:
     if interval == "day":
         return window.days
     if interval == "week":
-        first_monday = window.start.toordinal() - window.start.weekday()
-        return (window.end.toordinal() - 1 - first_monday) // 7 + 1
+        return ((window.end - window.first_period("week")).days - 1) // 7 + 1
     return (
         (window.end.year - window.start.year) * 12
         + window.end.month
@@ -58,7 +70,7 @@ def periods_in(window: Window, interval: Interval) -> int:
 
 
 def retention(
-    store: AnalyticsStore,
+    store: AnalyticsSource,
     window: Window,
     *,
     interval: Interval = "week",
@@ -88,34 +100,44 @@ def retention(
             f"periods must be between 1 and {MAX_PERIODS}, not {horizon}",
             details={"field": "periods"},
         )
-    start, end = window.timestamps()
+    # Whole periods: cohorts and returns from the start of the period holding `start`.
+    start = timestamp_sql(window.first_period(interval))
+    _, end = window.timestamps()
     start_condition, start_params = type_filter(start_types, "e.type")
     return_condition, return_params = type_filter(return_types, "type")
     split = BreakdownSQL.of(breakdown)
     value, join = split.value, split.join
     if cohort == "first_time":
-        cohorts = f"""
+        members = f"""
             SELECT user_id, breakdown, {bucket(interval, "first_ts")} AS cohort FROM (
-                SELECT e.user_id, min(e.ts) AS first_ts, arg_min({value}, e.ts) AS breakdown
+                SELECT e.user_id, min(e.ts) AS first_ts, {split.first_value()} AS breakdown
                 FROM events e {join} WHERE {start_condition} GROUP BY e.user_id
             ) WHERE first_ts >= {start} AND first_ts < {end}
         """
     else:
-        cohorts = f"""
+        members = f"""
             SELECT DISTINCT e.user_id, {value} AS breakdown, {bucket(interval, "e.ts")} AS cohort
             FROM events e {join}
             WHERE e.ts >= {start} AND e.ts < {end} AND {start_condition}
         """
+    # Folding values into (other) can put a user twice in one cohort: count them once.
+    cohorts = (
+        f"SELECT DISTINCT user_id, {split.folded('breakdown')} AS breakdown, cohort FROM members"
+        if split.split
+        else "SELECT * FROM members"
+    )
     returns = f"""
         SELECT DISTINCT user_id, {bucket(interval, "ts")} AS period FROM events
         WHERE ts >= {start} AND ts < {end} AND {return_condition}
     """
     if mode == "on":
+        # The horizon bounds the join itself: a user's periods beyond it never pair up.
         hits = f"""
             SELECT c.breakdown, c.cohort, date_diff('{interval}', c.cohort, r.period) AS k,
                    count(*) AS users
-            FROM cohorts c JOIN returns r ON r.user_id = c.user_id AND r.period > c.cohort
-            WHERE date_diff('{interval}', c.cohort, r.period) <= {horizon}
+            FROM cohorts c JOIN returns r
+              ON r.user_id = c.user_id AND r.period > c.cohort
+             AND r.period <= CAST(c.cohort + to_{interval}s({horizon}) AS DATE)
             GROUP BY ALL
         """
     else:
@@ -136,7 +158,9 @@ def retention(
     # on_or_after: the running count at the nearest return period at or after k.
     hit_join = "h.k >= g.k" if mode == "on_or_after" else "h.k = g.k"
     sql = f"""
-        WITH cohorts AS ({cohorts}),
+        WITH members AS {split.shared} ({members}),
+        {split.ranking("members")},
+        cohorts AS ({cohorts}),
         returns AS ({returns}),
         hits AS ({hits}),
         sizes AS (SELECT breakdown, cohort, count(*) AS size FROM cohorts GROUP BY ALL),
@@ -147,14 +171,16 @@ def retention(
         )
         SELECT g.cohort, g.breakdown, g.k, g.size,
                CASE WHEN g.k = 0 THEN g.size
-                    ELSE coalesce(max(h.users), 0) END AS users
+                    ELSE coalesce(max(h.users), 0) END AS users,
+               {split.value_count()} AS breakdown_values
         FROM grid g
         LEFT JOIN hits h ON h.breakdown = g.breakdown AND h.cohort = g.cohort AND {hit_join}
         GROUP BY g.cohort, g.breakdown, g.k, g.size
         ORDER BY g.cohort, g.breakdown, g.k
     """
     params = [*split.params, *start_params, *return_params]
-    matrix = store.analytics_query(sql, params, timezone=window.timezone)
+    with reading(store, window.timezone) as session:
+        matrix, n_values = pop_value_count(session.query(sql, params))
     rows = matrix.to_pylist()
     for row in rows:
         row["share"] = row["users"] / row["size"] if row["size"] else None
@@ -200,20 +226,19 @@ def retention(
     return Report(
         kind="retention",
         query={
-            "start": window.start,
-            "end": window.end,
-            "timezone": window.timezone,
+            **window.describe(),
             "interval": interval,
             "start_types": list(start_types or ()),
             "return_types": list(return_types or ()),
             "cohort": cohort,
             "mode": mode,
             "periods": horizon,
-            "breakdown": str(breakdown) if breakdown else None,
+            **describe_breakdown(breakdown),
         },
         summary={
             "cohorts": sum(1 for row in rows if row["k"] == 0),
             "users": users_in_cohorts,
+            **folding_summary(breakdown, n_values),
         },
         tables={
             "matrix": matrix_table,

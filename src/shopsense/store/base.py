@@ -12,6 +12,7 @@ Bulk paths take and return Apache Arrow tables whose columns are fixed in
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -45,6 +46,7 @@ __all__ = [
     "TIMESTAMP",
     "USER_SCHEMA",
     "AccessStore",
+    "AnalyticsSession",
     "AnalyticsStore",
     "ApiKeyRecord",
     "AppendResult",
@@ -377,20 +379,46 @@ class ExperimentStore(Protocol):
 
 
 @runtime_checkable
+class AnalyticsSession(Protocol):
+    """The statements of one report, all read from one snapshot of the store.
+
+    Opened by :meth:`AnalyticsStore.analytics_session`; the first statement fixes the
+    snapshot, so a report of several statements (a summary and its tables) agrees with
+    itself while events keep arriving."""
+
+    @property
+    def timezone(self) -> str:
+        """The IANA time zone in which the session's dates and period buckets are taken."""
+        ...
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        """The rows of ``sql`` with ``params`` bound to its ``?`` placeholders."""
+        ...
+
+
+@runtime_checkable
 class AnalyticsStore(Protocol):
     """Read-only aggregate queries for :mod:`shopsense.analytics` and the experiments.
 
     The SQL is written by shopsense's analytics modules (never by a caller) against the
     tables ``events``, ``served_recommendations``, ``users``, ``items`` and
-    ``order_lines``, with every value bound as a parameter. A query reads one
+    ``order_lines``, with every value bound as a parameter. A session reads one
     consistent snapshot and never blocks writers (ingestion keeps running while a
     dashboard asks for a year of retention)."""
+
+    def analytics_session(
+        self, *, timezone: str = "UTC"
+    ) -> AbstractContextManager[AnalyticsSession]:
+        """A read-only session whose statements all see the snapshot taken at its first
+        one, with dates and period buckets in ``timezone`` (an IANA name such as
+        ``Europe/London``; an unknown one is a ``ValidationFailedError``)."""
+        ...
 
     def analytics_query(
         self, sql: str, params: Sequence[Any] = (), *, timezone: str = "UTC"
     ) -> pa.Table:
-        """The rows of ``sql``; dates and period buckets are taken in ``timezone`` (an IANA
-        name such as ``Europe/London``)."""
+        """The rows of ``sql``, one statement in a session of its own (see
+        :meth:`analytics_session`)."""
         ...
 
 

@@ -154,6 +154,23 @@ def _where(clauses: list[str]) -> str:
     return f"WHERE {' AND '.join(clauses)}" if clauses else ""
 
 
+class _AnalyticsSession:
+    """An :class:`~shopsense.store.base.AnalyticsSession`: one report's statements on
+    one cursor, inside one read transaction."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, timezone: str, url: str) -> None:
+        self.timezone = timezone
+        self._cursor = cursor
+        self._url = url
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        try:
+            table: pa.Table = self._cursor.sql(sql, params=list(params)).to_arrow_table()
+        except duckdb.Error as error:
+            raise StoreError(f"an analytics query on {self._url} failed: {error}") from error
+        return table
+
+
 class DuckDBStore:
     """The :class:`~shopsense.store.base.Store` on one DuckDB file (or in memory)."""
 
@@ -316,12 +333,12 @@ class DuckDBStore:
         )
         return {str(variant): int(count) for variant, count in rows}
 
-    def analytics_query(
-        self, sql: str, params: Sequence[Any] = (), *, timezone: str = "UTC"
-    ) -> pa.Table:
+    @contextmanager
+    def analytics_session(self, *, timezone: str = "UTC") -> Iterator[_AnalyticsSession]:
         # A cursor is DuckDB's own connection to the same database: it runs beside the
-        # writers (MVCC snapshot) instead of queueing on the store's lock, and its time
-        # zone is its own.
+        # writers (MVCC) instead of queueing on the store's lock, and its time zone is its
+        # own. Its transaction pins the snapshot (taken by the first statement, as DuckDB
+        # starts transactions lazily) for every statement of the report.
         with self._lock:
             cursor = self._connection.cursor()
         try:
@@ -332,12 +349,24 @@ class DuckDBStore:
                     f"unknown time zone {timezone!r}; use an IANA name such as "
                     "'UTC' or 'Europe/London'"
                 ) from error
-            table: pa.Table = cursor.sql(sql, params=list(params)).to_arrow_table()
-            return table
-        except duckdb.Error as error:
-            raise StoreError(f"an analytics query on {self.url} failed: {error}") from error
+            cursor.execute("BEGIN TRANSACTION")
+            try:
+                yield _AnalyticsSession(cursor, timezone, self.url)
+            except BaseException:
+                _rollback(cursor)
+                raise
+            try:
+                cursor.execute("COMMIT")
+            except duckdb.Error as error:
+                raise StoreError(f"an analytics session on {self.url} failed: {error}") from error
         finally:
             cursor.close()
+
+    def analytics_query(
+        self, sql: str, params: Sequence[Any] = (), *, timezone: str = "UTC"
+    ) -> pa.Table:
+        with self.analytics_session(timezone=timezone) as session:
+            return session.query(sql, params)
 
     def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         rows = self._query(sql, params)
