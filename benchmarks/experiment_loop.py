@@ -24,8 +24,9 @@ What runs, in order:
    measures (a zero effect on retention would be a valid answer too).
 5. The experiment is stopped and its results read from ``/v1/experiments/{id}/results``:
    conversion (primary), revenue per user, CTR of the lists (delta method), 7-day
-   retention and active days (stickiness), each with its interval, p-values and chance
-   to win. DAU/MAU per arm over the last 30 days is added for context.
+   retention and active days (stickiness) over each user's first ``--observation-days``
+   (28) after exposure, each with its interval, p-values and chance to be better.
+   DAU/MAU per arm over the last 30 days is added for context.
 
 ``.venv/bin/python benchmarks/experiment_loop.py`` writes
 ``benchmarks/results/experiment_loop.md``.
@@ -75,6 +76,7 @@ class LoopConfig:
     seed: int = 11
     gain: float = 0.15
     loss: float = 0.05
+    observation_days: int = 28
 
 
 @dataclass
@@ -145,6 +147,7 @@ def run_loop(config: LoopConfig, work_dir: Path) -> LoopOutcome:
                 ],
                 "primary_metric": "conversion",
                 "guardrails": ["revenue_per_user", "rec_ctr", "retention_7d", "active_days"],
+                "observation_days": config.observation_days,
             },
         )
         created.raise_for_status()
@@ -268,7 +271,10 @@ def render(outcome: LoopOutcome) -> list[str]:
         f"{', '.join(RECOMMENDERS)}; `best` = {outcome.best_model}. Then {config.days} days "
         f"of visits served by the real API: {outcome.visits:,} visits, {outcome.clicks:,} "
         f"clicks, {outcome.purchases:,} purchases; engagement gain {config.gain}, loss "
-        f"{config.loss} (see the script's docstring). Run time {outcome.seconds:.0f} s.",
+        f"{config.loss} (see the script's docstring); each user measured over the "
+        f"{config.observation_days} days after their first exposure (users exposed later "
+        f"are not measured yet). Run time {outcome.seconds:.0f} s. The assignment salt is "
+        "random per experiment, so a re-run splits the users differently.",
         "",
         "Exposed users: "
         + ", ".join(f"{name} {count:,}" for name, count in results["exposures"].items())
@@ -280,7 +286,7 @@ def render(outcome: LoopOutcome) -> list[str]:
         ),
         "",
         "| metric | control | personal | relative lift (95% CI) | p (fixed) "
-        "| p (always valid, Holm) | chance to win | CUPED variance cut |",
+        "| p (decision, always valid) | chance to be better | CUPED variance cut |",
         "|---|---:|---:|---|---:|---:|---:|---:|",
     ]
     for metric in results["metrics"]:
@@ -296,12 +302,12 @@ def render(outcome: LoopOutcome) -> list[str]:
                 )
             cuped = comparison["cuped"]
             reduction = cuped["variance_reduction"] if cuped else None
-            chance = comparison["bayesian"]["chance_to_win"] if comparison["bayesian"] else None
+            chance = row["chance_to_be_better"]
             lines.append(
                 f"| {metric['metric']}{' (primary)' if metric['primary'] else ''} "
                 f"| {means.get('control', math.nan):.4g} "
                 f"| {means.get(row['variant'], math.nan):.4g} "
-                f"| {interval} | {comparison['p_value']:.3g} | {row['adjusted_p_value']:.3g} "
+                f"| {interval} | {comparison['p_value']:.3g} | {row['decision_p_value']:.3g} "
                 f"| {'' if chance is None else f'{chance:.1%}'} "
                 f"| {'' if reduction is None else f'{reduction:.0%}'} |"
             )
@@ -315,7 +321,8 @@ def render(outcome: LoopOutcome) -> list[str]:
         "",
         "Command: `.venv/bin/python benchmarks/experiment_loop.py "
         f"--users {config.users} --items {config.items} --history-days {config.history_days} "
-        f"--days {config.days} --seed {config.seed}`",
+        f"--days {config.days} --seed {config.seed} "
+        f"--observation-days {config.observation_days}`",
         "",
     ]
     return lines
@@ -331,6 +338,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--gain", type=float, default=defaults.gain)
     parser.add_argument("--loss", type=float, default=defaults.loss)
+    parser.add_argument("--observation-days", type=int, default=defaults.observation_days)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     config = LoopConfig(
@@ -341,6 +349,7 @@ def main() -> None:
         seed=args.seed,
         gain=args.gain,
         loss=args.loss,
+        observation_days=args.observation_days,
     )
     with tempfile.TemporaryDirectory(prefix="shopsense-loop-") as directory:
         outcome = run_loop(config, Path(directory))

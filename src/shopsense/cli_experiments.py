@@ -132,7 +132,8 @@ def show_command(ctx: typer.Context, experiment_id: ExperimentId, as_json: AsJso
 
 @experiments_app.command("start")
 def start_command(ctx: typer.Context, experiment_id: ExperimentId) -> None:
-    """Start serving its variants (the server picks it up when it (re)loads models)."""
+    """Start serving its variants (a running server picks it up at its next model reload;
+    while one runs, start through the API instead, which reloads at once)."""
     with command_store(ctx) as store:
         experiment = ExperimentService(store).start(experiment_id)
     console.print(f"started {_experiment_line(experiment)}")
@@ -169,7 +170,7 @@ def render_results(results: ExperimentResults) -> None:
             "lift",
             "95% CI",
             "p",
-            "p (always valid, Holm)",
+            "p (decision)",
             "chance to win",
             "CUPED",
         ):
@@ -193,10 +194,8 @@ def render_results(results: ExperimentResults) -> None:
                     lift,
                     interval,
                     "" if comparison.p_value is None else f"{comparison.p_value:.3g}",
-                    "" if row.adjusted_p_value is None else f"{row.adjusted_p_value:.3g}",
-                    ""
-                    if comparison.bayesian is None
-                    else f"{comparison.bayesian.chance_to_win:.1%}",
+                    "" if row.decision_p_value is None else f"{row.decision_p_value:.3g}",
+                    "" if row.chance_to_be_better is None else f"{row.chance_to_be_better:.1%}",
                     "" if reduction is None else f"-{reduction:.0%} var",
                 ]
             table.add_row(*cells)

@@ -19,7 +19,9 @@ _spec.loader.exec_module(loop)
 
 
 def test_a_tiny_loop_assigns_exposes_and_reports(tmp_path: Path) -> None:
-    config = loop.LoopConfig(users=300, items=120, history_days=30, days=8, seed=5)
+    config = loop.LoopConfig(
+        users=300, items=120, history_days=30, days=10, seed=5, observation_days=3
+    )
     outcome = loop.run_loop(config, tmp_path)
     results = outcome.results
     exposures = results["exposures"]

@@ -49,7 +49,7 @@ def test_one_running_experiment_per_scenario_and_models_must_exist(store: Store)
     typo = service.create(
         spec(name="typo", scenario="item", variants=[{"name": "A"}, {"name": "B", "model": "alss"}])
     )
-    with pytest.raises(ValidationFailedError, match="'alss', which is not registered"):
+    with pytest.raises(ValidationFailedError, match="'alss', which has no serving version"):
         service.start(typo.experiment_id)
     assert service.running() == {"home": service.get(first.experiment_id)}
     service.stop(first.experiment_id, now=T0 + timedelta(days=1))
@@ -91,7 +91,11 @@ def test_metrics_count_from_the_first_exposure_with_a_pre_period(store: Store) -
         ]
     )
     users = measure_exposed_users(
-        store, "x", end=T0 + timedelta(days=10), attribution_window=timedelta(hours=24)
+        store,
+        "x",
+        end=T0 + timedelta(days=10),
+        observation_days=10,
+        attribution_window=timedelta(hours=24),
     )
     row = {name: values[users.user_ids.index("u1")] for name, values in users.columns.items()}
     assert row["conversion"] == 1 and row["conversion_pre"] == 1
@@ -103,10 +107,22 @@ def test_metrics_count_from_the_first_exposure_with_a_pre_period(store: Store) -
     assert row["returns_per_user"] == 1
     other = {name: values[users.user_ids.index("u2")] for name, values in users.columns.items()}
     assert other["conversion"] == 0 and other["retention_7d"] == 0  # day 9 is too late
-    early_end = measure_exposed_users(
-        store, "x", end=T0 + timedelta(days=5), attribution_window=timedelta(hours=24)
+    short_window = measure_exposed_users(
+        store,
+        "x",
+        end=T0 + timedelta(days=5),
+        observation_days=5,
+        attribution_window=timedelta(hours=24),
     )
-    assert np.isnan(early_end.columns["retention_7d"]).all()  # not observable yet
+    assert np.isnan(short_window.columns["retention_7d"]).all()  # 5 days cannot show 7
+    unfinished = measure_exposed_users(
+        store,
+        "x",
+        end=T0 + timedelta(days=9),
+        observation_days=10,
+        attribution_window=timedelta(hours=24),
+    )
+    assert len(unfinished) == 0  # windows not over yet: nobody counts
 
 
 def simulate(
@@ -139,7 +155,7 @@ def simulate(
 def test_a_clear_winner_is_shipped(store: Store) -> None:
     service = ExperimentService(store)
     experiment_id = simulate(store, service, {"A": 0.10, "B": 0.16}, users=6000)
-    results = service.results(experiment_id, end=T0 + timedelta(days=14))
+    results = service.results(experiment_id, end=T0 + timedelta(days=16))
     (verdict,) = results.verdicts
     assert verdict.decision == "ship", verdict.text
     assert "B beats A on conversion" in verdict.text and "Ship B" in verdict.text
@@ -152,7 +168,7 @@ def test_a_clear_winner_is_shipped(store: Store) -> None:
 def test_no_difference_keeps_running_with_the_users_needed(store: Store) -> None:
     service = ExperimentService(store)
     experiment_id = simulate(store, service, {"A": 0.10, "B": 0.10}, users=2000)
-    (verdict,) = service.results(experiment_id, end=T0 + timedelta(days=14)).verdicts
+    (verdict,) = service.results(experiment_id, end=T0 + timedelta(days=16)).verdicts
     assert verdict.decision == "keep_running"
     assert verdict.users_needed is not None and verdict.users_needed > 10_000
     assert "users per variant detect a 5% change" in verdict.text
@@ -165,7 +181,71 @@ def test_a_sample_ratio_mismatch_invalidates_the_experiment(store: Store) -> Non
         [Exposure(experiment.experiment_id, f"a{i}", "A", T0) for i in range(600)]
         + [Exposure(experiment.experiment_id, f"b{i}", "B", T0) for i in range(400)]
     )
-    results = service.results(experiment.experiment_id, end=T0 + timedelta(days=14))
+    results = service.results(experiment.experiment_id, end=T0 + timedelta(days=16))
     assert results.sample_ratio is not None and results.sample_ratio.flagged
     assert results.verdicts[0].decision == "invalid"
     assert "sample ratio mismatch" in results.summary
+
+
+def test_lower_is_better_primary_and_one_sided_guardrails(store: Store) -> None:
+    service = ExperimentService(store)
+    experiment = service.start(
+        service.create(
+            spec(name="fewer returns", primary_metric="returns_per_user", guardrails=["conversion"])
+        ).experiment_id,
+        now=T0,
+    )
+    rng = np.random.default_rng(3)
+    exposures, events = [], []
+    for index in range(4000):
+        user = f"u{index}"
+        variant = experiment.assign(user).name
+        exposures.append(Exposure(experiment.experiment_id, user, variant, T0))
+        # B halves the returns but also loses buyers: a guardrail harm.
+        if rng.random() < (0.30 if variant == "A" else 0.15):
+            events.append(
+                Event(type="return", user_id=user, item_id="i1", ts=T0 + timedelta(days=2))
+            )
+        if rng.random() < (0.20 if variant == "A" else 0.14):
+            events.append(
+                Event(
+                    type="purchase",
+                    user_id=user,
+                    item_id="i1",
+                    ts=T0 + timedelta(days=1),
+                    price=10.0,
+                )
+            )
+    store.log_exposures(exposures)
+    store.append_events(events)
+    results = service.results(experiment.experiment_id, end=T0 + timedelta(days=15))
+    primary, guardrail = results.metrics
+    (row,) = primary.comparisons
+    assert row.better is True  # fewer returns is better
+    assert row.chance_to_be_better is not None and row.chance_to_be_better > 0.99
+    (harm,) = guardrail.comparisons
+    assert harm.significant and harm.better is False
+    (verdict,) = results.verdicts
+    assert verdict.decision == "keep_control"
+    assert "makes conversion worse" in verdict.text
+
+
+def test_default_guardrails_leave_out_the_primary_and_do_not_repeat() -> None:
+    assert spec_without_guardrails("revenue_per_user").guardrails == ["returns_per_user"]
+    assert spec_without_guardrails("conversion").guardrails == [
+        "revenue_per_user",
+        "returns_per_user",
+    ]
+    with pytest.raises(ValueError, match="repeat"):
+        spec(guardrails=["rec_ctr", "rec_ctr"])
+
+
+def spec_without_guardrails(primary: str) -> ExperimentSpec:
+    return ExperimentSpec.model_validate(
+        {
+            "name": "x",
+            "scenario": "home",
+            "variants": [{"name": "A"}, {"name": "B"}],
+            "primary_metric": primary,
+        }
+    )

@@ -76,7 +76,7 @@ def test_bad_experiments_are_refused_with_reasons(api: Api) -> None:
     refused = api.client.post(
         f"/v1/experiments/{typo['experiment_id']}/start", headers=api.headers()
     )
-    assert refused.status_code == 422 and "not registered" in refused.json()["detail"]
+    assert refused.status_code == 422 and "no serving version" in refused.json()["detail"]
     assert api.client.get("/v1/experiments/nope", headers=api.headers()).status_code == 404
     read_only = api.client.post(
         "/v1/experiments",
@@ -84,3 +84,24 @@ def test_bad_experiments_are_refused_with_reasons(api: Api) -> None:
         headers=api.headers("read"),
     )
     assert read_only.status_code == 403
+
+
+def test_an_experiment_whose_model_cannot_load_is_not_started(api: Api) -> None:
+    broken = api.store.register_model(
+        "item-knn",
+        artifact_uri="file:///nonexistent/item-knn",
+        params={},
+        metrics={},
+        data_fingerprint="broken",
+    )
+    api.store.promote_model("item-knn", broken.version)
+    experiment = create(api, variants=[{"name": "a"}, {"name": "b", "model": "item-knn"}])
+    refused = api.client.post(
+        f"/v1/experiments/{experiment['experiment_id']}/start", headers=api.headers()
+    )
+    assert refused.status_code == 422, refused.text
+    assert "could not be loaded" in refused.json()["detail"]
+    again = api.get(f"/v1/experiments/{experiment['experiment_id']}", "read")
+    assert again["status"] == "draft"
+    body = api.get(f"/v1/users/{buyers(api)[0]}/recommendations", "read")
+    assert body["experiment"] is None

@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -60,14 +60,15 @@ METRICS: dict[str, MetricDefinition] = {
     ),
     "active_days": MetricDefinition("mean", "days with activity per user after exposure"),
     "returns_per_user": MetricDefinition(
-        "mean", "returned items per user after exposure", higher_is_better=False
+        "mean", "return events per user after exposure", higher_is_better=False
     ),
 }
 """Every metric an experiment may name, with how it is tested (see docs/statistics.md)."""
 
 
-def _default_guardrails() -> list[MetricName]:
-    return ["revenue_per_user", "returns_per_user"]
+DEFAULT_GUARDRAILS: tuple[MetricName, ...] = ("revenue_per_user", "returns_per_user")
+"""Guardrails of an experiment that names none (less its primary metric)."""
+DEFAULT_OBSERVATION_DAYS = 14
 
 
 class VariantSpec(BaseModel):
@@ -96,10 +97,27 @@ class ExperimentSpec(BaseModel):
     variants: list[VariantSpec] = Field(min_length=2, max_length=10)
     primary_metric: MetricName = "conversion"
     guardrails: list[MetricName] = Field(
-        default_factory=_default_guardrails,
-        description="Metrics that must not get significantly worse.",
+        default_factory=list,
+        description="Metrics that must not get significantly worse (default: "
+        "revenue_per_user and returns_per_user, less the primary metric).",
     )
     alpha: float = Field(default=0.05, gt=0, lt=0.5, description="Significance level.")
+    observation_days: int = Field(
+        default=DEFAULT_OBSERVATION_DAYS,
+        ge=1,
+        le=365,
+        description="Each user is measured over this many days from their first exposure; "
+        "only users whose days are complete count, so a user's values never change once "
+        "counted (what keeps the always-valid p-values valid however often you look).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_guardrails(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "guardrails" not in data:
+            primary = data.get("primary_metric", "conversion")
+            data = {**data, "guardrails": [m for m in DEFAULT_GUARDRAILS if m != primary]}
+        return data
 
     @model_validator(mode="after")
     def _distinct(self) -> Self:
@@ -108,6 +126,8 @@ class ExperimentSpec(BaseModel):
             raise ValueError(f"variant names must differ, got {names}")
         if self.primary_metric in self.guardrails:
             raise ValueError(f"{self.primary_metric} is the primary metric; not also a guardrail")
+        if len(set(self.guardrails)) != len(self.guardrails):
+            raise ValueError(f"guardrails repeat a metric: {self.guardrails}")
         return self
 
 

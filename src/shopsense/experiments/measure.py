@@ -1,22 +1,23 @@
 """Per-user metric values of an experiment, from the store.
 
 The unit is the exposed user: every user in ``experiment_exposures`` (written when a
-variant was actually served to them), measured from their first exposure to the end of
-the experiment. Each metric of :data:`~shopsense.experiments.design.METRICS` has a
-pre-period twin over the :data:`PRE_PERIOD_DAYS` before the exposure, the covariate of
-CUPED:
+variant was actually served to them). Each is measured over the same fixed window, the
+experiment's ``observation_days`` from their first exposure, and only users whose
+window has ended by the time of the analysis count: a counted user's values never change
+afterwards, which is what the always-valid p-values assume when the results are looked
+at again and again. Each metric has a pre-period twin over the :data:`PRE_PERIOD_DAYS`
+before the exposure, the covariate of CUPED:
 
 ===================  ==========================================  =========================
-metric               after the first exposure                    covariate (before it)
+metric               in the user's window                        covariate (before it)
 ===================  ==========================================  =========================
 conversion           1 if they bought, else 0                    bought before
 revenue_per_user     purchase value (quantity x price)           the same before
 rec_ctr              lists clicked / lists served to them under  none (ratio metric)
                      the experiment (numerator, denominator)
 retention_7d         1 if active again on days 1 to 7 after      active before
-                     exposure (users exposed 8+ days before the
-                     end only)
-active_days          distinct days with any event                the same before
+                     exposure (windows of 8 days or more)
+active_days          distinct days with any event (UTC days)     the same before
 returns_per_user     return events                               the same before
 ===================  ==========================================  =========================
 """
@@ -58,14 +59,23 @@ def measure_exposed_users(
     experiment_id: str,
     *,
     end: datetime,
+    observation_days: int,
     attribution_window: timedelta,
 ) -> ExposedUsers:
-    """Every exposed user's metrics up to ``end`` (see the module docstring)."""
+    """The metrics of every user whose ``observation_days`` after their first exposure
+    ended by ``end`` (see the module docstring)."""
     seconds = int(attribution_window.total_seconds())
+    retention = (
+        "CAST(coalesce(a.came_back, false) AS DOUBLE)"
+        if observation_days > RETENTION_DAYS
+        else "CAST(NULL AS DOUBLE)"
+    )
     sql = f"""
         WITH exposed AS (
-            SELECT user_id, variant, ts AS exposed_at FROM experiment_exposures
-            WHERE experiment_id = $1 AND ts < $2
+            SELECT user_id, variant, ts AS exposed_at,
+                   ts + INTERVAL {observation_days} DAY AS until
+            FROM experiment_exposures
+            WHERE experiment_id = $1 AND ts + INTERVAL {observation_days} DAY <= $2
         ),
         after AS (
             SELECT x.user_id,
@@ -77,7 +87,7 @@ def measure_exposed_users(
                    bool_or(e.ts >= x.exposed_at + INTERVAL 1 DAY
                        AND e.ts < x.exposed_at + INTERVAL {RETENTION_DAYS + 1} DAY) AS came_back
             FROM exposed x JOIN events e
-              ON e.user_id = x.user_id AND e.ts >= x.exposed_at AND e.ts < $2
+              ON e.user_id = x.user_id AND e.ts >= x.exposed_at AND e.ts < x.until
             GROUP BY x.user_id
         ),
         before AS (
@@ -93,13 +103,15 @@ def measure_exposed_users(
             GROUP BY x.user_id
         ),
         lists AS (
-            SELECT s.rec_id, s.user_id, s.ts FROM served_recommendations s
-            WHERE json_extract_string(s.context, '$.experiment') = $1 AND s.ts < $2
+            SELECT s.rec_id, s.user_id, s.ts, x.until
+            FROM served_recommendations s JOIN exposed x
+              ON x.user_id = s.user_id AND s.ts >= x.exposed_at AND s.ts < x.until
+            WHERE json_extract_string(s.context, '$.experiment') = $1
         ),
         clicked AS (
             SELECT DISTINCT l.rec_id FROM lists l JOIN events e
               ON e.rec_id = l.rec_id AND list_contains($3, e.type)
-             AND e.ts >= l.ts AND e.ts <= l.ts + INTERVAL {seconds} SECOND
+             AND e.ts >= l.ts AND e.ts <= l.ts + INTERVAL {seconds} SECOND AND e.ts < l.until
         ),
         per_user_lists AS (
             SELECT l.user_id, count(*) AS lists, count(c.rec_id) AS clicked_lists
@@ -112,8 +124,7 @@ def measure_exposed_users(
                CAST(coalesce(b.revenue, 0) AS DOUBLE) AS revenue_per_user_pre,
                CAST(coalesce(l.clicked_lists, 0) AS DOUBLE) AS rec_ctr,
                CAST(coalesce(l.lists, 0) AS DOUBLE) AS rec_ctr_denominator,
-               CASE WHEN x.exposed_at + INTERVAL {RETENTION_DAYS + 1} DAY <= $2
-                    THEN CAST(coalesce(a.came_back, false) AS DOUBLE) END AS retention_7d,
+               {retention} AS retention_7d,
                CAST(coalesce(b.active_days, 0) > 0 AS DOUBLE) AS retention_7d_pre,
                CAST(coalesce(a.active_days, 0) AS DOUBLE) AS active_days,
                CAST(coalesce(b.active_days, 0) AS DOUBLE) AS active_days_pre,
@@ -137,9 +148,26 @@ def measure_exposed_users(
     )
 
 
+def exposure_counts(store: AnalyticsStore, experiment_id: str, *, end: datetime) -> dict[str, int]:
+    """Users exposed to each variant before ``end``, whether their window ended or not
+    (what the sample-ratio check compares with the weights)."""
+    rows = store.analytics_query(
+        "SELECT variant, count(*) AS users FROM experiment_exposures "
+        "WHERE experiment_id = ? AND ts < ? GROUP BY variant",
+        [experiment_id, end],
+    ).to_pylist()
+    return {str(row["variant"]): int(row["users"]) for row in rows}
+
+
 def _floats(column: pa.ChunkedArray) -> FloatArray:  # type: ignore[type-arg]
     """A numeric column as floats, NULL as NaN (a user the metric does not apply to)."""
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
-__all__ = ["PRE_PERIOD_DAYS", "RETENTION_DAYS", "ExposedUsers", "measure_exposed_users"]
+__all__ = [
+    "PRE_PERIOD_DAYS",
+    "RETENTION_DAYS",
+    "ExposedUsers",
+    "exposure_counts",
+    "measure_exposed_users",
+]

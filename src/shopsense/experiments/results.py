@@ -5,9 +5,12 @@ checks around them, and a verdict in plain language.
   two-proportion z, delta method for the ratio ``rec_ctr``, CUPED with the metric's
   pre-period value, Bayesian chance to win and expected loss, always-valid sequential
   p-value and confidence sequence).
-- **Multiple comparisons**: Holm's correction over all (metric, variant) pairs, applied
-  to the always-valid p-values, which are the ones decisions use: an experiment may be
-  looked at every day without inflating its false-positive rate.
+- **Decisions use the always-valid p-values** (each user measured over a fixed window,
+  so the experiment may be looked at every day without inflating its error rates):
+  the primary metric's, Holm-adjusted across the treatments, must be below ``alpha``
+  for a win or a loss; a guardrail is **harmed** when it moved the wrong way with a
+  one-sided always-valid p-value (half the two-sided one) below ``alpha``, with no
+  correction, so that a real harm is not hidden by the number of metrics watched.
 - **Sample ratio mismatch**: chi-square of the exposed users per variant against the
   weights; flagged at p < 0.001, and then the verdict is "do not trust".
 - **Verdict** per treatment: ship it when the primary metric improved significantly and
@@ -26,7 +29,7 @@ import numpy as np
 
 from shopsense.core.errors import ValidationFailedError
 from shopsense.experiments.design import METRICS, Experiment
-from shopsense.experiments.measure import ExposedUsers, measure_exposed_users
+from shopsense.experiments.measure import ExposedUsers, exposure_counts, measure_exposed_users
 from shopsense.experiments.stats import (
     Comparison,
     SampleRatioCheck,
@@ -48,14 +51,21 @@ MINIMUM_DETECTABLE_LIFT = 0.05
 
 @dataclass(frozen=True)
 class VariantComparison:
-    """One treatment variant against the control on one metric; ``adjusted_p_value`` is
-    the Holm-adjusted always-valid p-value the verdict uses."""
+    """One treatment variant against the control on one metric.
+
+    ``decision_p_value``: the always-valid p-value the verdict uses (primary metric:
+    Holm-adjusted across treatments; guardrail: one-sided, toward harm, uncorrected);
+    ``significant``: below ``alpha``; ``better``: whether the significant change is an
+    improvement (None when not significant); ``chance_to_be_better``: the Bayesian
+    chance that the treatment is better than the control, whichever direction is
+    better for the metric."""
 
     variant: str
     comparison: Comparison
-    adjusted_p_value: float | None
+    decision_p_value: float | None
     significant: bool
     better: bool | None
+    chance_to_be_better: float | None
 
 
 @dataclass(frozen=True)
@@ -81,13 +91,16 @@ class VariantVerdict:
 
 @dataclass(frozen=True)
 class ExperimentResults:
-    """Everything :func:`analyse` measured, up to ``end``."""
+    """Everything :func:`analyse` measured, up to ``end``: ``exposures`` counts every
+    user exposed before ``end`` (the sample-ratio check uses them), ``measured`` those
+    whose observation window has ended (the metrics use them)."""
 
     experiment_id: str
     name: str
     status: str
     end: datetime
     exposures: dict[str, int]
+    measured: dict[str, int]
     sample_ratio: SampleRatioCheck | None
     metrics: list[MetricResult]
     verdicts: list[VariantVerdict]
@@ -146,8 +159,8 @@ def _lift_text(comparison: Comparison) -> str:
     relative = comparison.relative_lift
     if relative is not None and relative.lower is not None and relative.upper is not None:
         return (
-            f"{_percent(relative.estimate)} "
-            f"(95% CI {_percent(relative.lower)} to {_percent(relative.upper)})"
+            f"{_percent(relative.estimate)} ({1 - comparison.alpha:.0%} CI "
+            f"{_percent(relative.lower)} to {_percent(relative.upper)})"
         )
     absolute = comparison.absolute_lift
     return f"{absolute.estimate:+.4g}"
@@ -179,11 +192,17 @@ def analyse(
 ) -> ExperimentResults:
     """The experiment's results as of ``end`` (see the module docstring)."""
     users = measure_exposed_users(
-        store, experiment.experiment_id, end=end, attribution_window=attribution_window
+        store,
+        experiment.experiment_id,
+        end=end,
+        observation_days=experiment.spec.observation_days,
+        attribution_window=attribution_window,
     )
     spec = experiment.spec
     names = [variant.name for variant in spec.variants]
-    exposures = {name: int(users.of_variant(name).sum()) for name in names}
+    exposed = exposure_counts(store, experiment.experiment_id, end=end)
+    exposures = {name: exposed.get(name, 0) for name in names}
+    measured = {name: int(users.of_variant(name).sum()) for name in names}
     sample_ratio = (
         sample_ratio_mismatch(
             [exposures[name] for name in names], [variant.weight for variant in spec.variants]
@@ -192,32 +211,41 @@ def analyse(
         else None
     )
     metrics = [spec.primary_metric, *spec.guardrails]
-    measured = {metric: _metric_result(experiment, users, metric) for metric in metrics}
-    pairs = [
-        (metric, variant, comparison)
-        for metric, (_, comparisons) in measured.items()
-        for variant, comparison in comparisons
+    by_metric = {metric: _metric_result(experiment, users, metric) for metric in metrics}
+    primary_p = [
+        c.sequential.p_value if c.sequential is not None else None
+        for _, c in by_metric[spec.primary_metric][1]
     ]
-    raw = [c.sequential.p_value if c.sequential is not None else None for _, _, c in pairs]
-    present = [p for p in raw if p is not None]
-    adjusted_present = list(adjust_p_values(np.asarray(present), "holm")) if present else []
-    adjusted: list[float | None] = []
-    for p in raw:
-        adjusted.append(None if p is None else float(adjusted_present.pop(0)))
-    by_pair = dict(zip([(m, v) for m, v, _ in pairs], adjusted, strict=True))
+    present = [p for p in primary_p if p is not None]
+    holm = iter(adjust_p_values(np.asarray(present), "holm").tolist() if present else [])
+    primary_adjusted = [None if p is None else float(next(holm)) for p in primary_p]
     results: list[MetricResult] = []
     for metric in metrics:
         definition = METRICS[metric]
-        summaries, comparisons = measured[metric]
+        summaries, comparisons = by_metric[metric]
         rows = []
-        for variant, comparison in comparisons:
-            p = by_pair[(metric, variant)]
-            significant = p is not None and p < spec.alpha
+        for index, (variant, comparison) in enumerate(comparisons):
             difference = comparison.absolute_lift.estimate
-            better = None
-            if significant:
-                better = (difference > 0) == definition.higher_is_better
-            rows.append(VariantComparison(variant, comparison, p, significant, better))
+            improved = (difference > 0) == definition.higher_is_better
+            sequential = comparison.sequential
+            if metric == spec.primary_metric:
+                p = primary_adjusted[index]
+            else:  # one-sided toward harm: a guardrail only asks "did it get worse?"
+                p = None if sequential is None else (1.0 if improved else sequential.p_value / 2)
+            significant = p is not None and p < spec.alpha
+            bayesian = comparison.bayesian
+            chance = None
+            if bayesian is not None:
+                chance = (
+                    bayesian.chance_to_win
+                    if definition.higher_is_better
+                    else 1.0 - bayesian.chance_to_win
+                )
+            rows.append(
+                VariantComparison(
+                    variant, comparison, p, significant, improved if significant else None, chance
+                )
+            )
         results.append(
             MetricResult(
                 metric=metric,
@@ -236,6 +264,7 @@ def analyse(
         status=experiment.status,
         end=end,
         exposures=exposures,
+        measured=measured,
         sample_ratio=sample_ratio,
         metrics=results,
         verdicts=verdicts,
@@ -272,7 +301,11 @@ def _verdicts(
         if not found:
             verdicts.append(
                 VariantVerdict(
-                    name, "keep_running", f"{name}: not enough data on {primary.metric} yet.", None
+                    name,
+                    "keep_running",
+                    f"{name}: not enough data on {primary.metric} yet (users count once "
+                    f"{spec.observation_days} days have passed since their first exposure).",
+                    None,
                 )
             )
             continue
@@ -285,8 +318,8 @@ def _verdicts(
         ]
         lift = _lift_text(result.comparison)
         chance = (
-            f", chance to beat {control} {result.comparison.bayesian.chance_to_win:.1%}"
-            if result.comparison.bayesian is not None
+            f", chance to beat {control} {result.chance_to_be_better:.1%}"
+            if result.chance_to_be_better is not None
             else ""
         )
         if result.better is True and not harmed:
@@ -314,7 +347,8 @@ def _verdicts(
             decision = "keep_running"
             text = (
                 f"No clear difference between {name} and {control} on {primary.metric} "
-                f"yet: {lift}{chance}. Keep it running."
+                f"yet: {lift}{chance}; the always-valid test, which allows looking every "
+                "day, does not decide yet. Keep it running."
             )
         needed = _users_needed(result.comparison.control, primary.kind, spec.alpha)
         if decision == "keep_running" and needed is not None:

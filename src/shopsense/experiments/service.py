@@ -46,13 +46,13 @@ class ExperimentService:
                 f"experiment {busy.experiment_id} ({busy.spec.name!r}) already runs on "
                 f"scenario {experiment.spec.scenario!r}; stop it first"
             )
-        registered = {version.name for version in self.store.list_models()}
+        serving = {version.name for version in self.store.list_models() if version.serving}
         for variant in experiment.spec.variants:
-            if variant.model is not None and variant.model not in registered:
-                known = ", ".join(sorted(registered)) or "none yet: run `shopsense train`"
+            if variant.model is not None and variant.model not in serving:
+                known = ", ".join(sorted(serving)) or "none yet: run `shopsense train`"
                 raise ValidationFailedError(
-                    f"variant {variant.name!r} names model {variant.model!r}, which is not "
-                    f"registered; registered models: {known}"
+                    f"variant {variant.name!r} names model {variant.model!r}, which has no "
+                    f"serving version; models in service: {known}"
                 )
         started = experiment.started(now)
         self.store.save_experiment(started.to_record())
@@ -68,9 +68,11 @@ class ExperimentService:
         experiment_id: str,
         *,
         end: datetime | None = None,
+        now: datetime | None = None,
         attribution_window: timedelta = timedelta(hours=24),
     ) -> ExperimentResults:
-        """The results up to ``end``: by default when it stopped, else now."""
+        """The results up to ``end``: by default when it stopped, else ``now`` (the
+        wall clock unless the caller keeps another, as a replay does)."""
         if end is not None and end.tzinfo is None:
             raise ValidationFailedError(
                 "end has no time zone; give it with an offset, e.g. 2024-06-01T00:00:00Z"
@@ -80,7 +82,7 @@ class ExperimentService:
             raise ValidationFailedError(
                 f"experiment {experiment_id} has not started; start it to collect data"
             )
-        until = end or experiment.stopped_at or utc_now()
+        until = end or experiment.stopped_at or now or utc_now()
         return analyse(self.store, experiment, end=until, attribution_window=attribution_window)
 
 

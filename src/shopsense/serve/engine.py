@@ -27,7 +27,6 @@ import numpy.typing as npt
 from shopsense.core.errors import NotFoundError, ValidationFailedError
 from shopsense.core.ids import new_id
 from shopsense.core.settings import BusinessRules, ServeSettings
-from shopsense.experiments.design import Experiment
 from shopsense.features.customers import rebuy_cycle_days
 from shopsense.models.recommend._common import ScoringRecommender
 from shopsense.serve.catalog import ServingCatalog
@@ -87,15 +86,6 @@ class RecommendationList:
     cold_start: bool
     experiment_id: str | None = None
     variant: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LiveExperiment:
-    """A running experiment as serving applies it: the model of each variant that names
-    one (the others keep the scenario's model)."""
-
-    experiment: Experiment
-    models: dict[str, LoadedModel] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,14 +153,11 @@ class RecommendationEngine:
         self.histories = histories
         self.content = content
         self.models = ModelSet()
-        self.experiments: dict[str, LiveExperiment] = {}
 
-    def swap(self, models: ModelSet, experiments: dict[str, LiveExperiment] | None = None) -> None:
-        """Put ``models`` (and the running experiments, by scenario) in service;
-        requests already running finish on the old ones."""
+    def swap(self, models: ModelSet) -> None:
+        """Put ``models`` (with the running experiments) in service; requests already
+        running finish on the old set."""
         self.models = models
-        if experiments is not None:
-            self.experiments = experiments
 
     # -- entry points --------------------------------------------------------------------
 
@@ -190,7 +177,7 @@ class RecommendationEngine:
                 "(or POST /v1/sessions/recommendations for a session)",
                 details={"field": "scenario"},
             )
-        live = self.experiments.get(request.scenario)
+        live = models.experiments.get(request.scenario)
         variant = None
         if live is not None and request.user_id is not None:
             variant = live.experiment.assign(request.user_id).name

@@ -17,6 +17,7 @@ import numpy.typing as npt
 from shopsense.core.errors import ConfigurationError, NotFoundError
 from shopsense.core.ids import utc_now
 from shopsense.core.settings import ServeSettings
+from shopsense.experiments.design import Experiment
 from shopsense.models.recommend.base import Recommender
 from shopsense.models.recommend.registry import RECOMMENDERS
 from shopsense.serve.catalog import ServingCatalog
@@ -52,6 +53,15 @@ class LoadedModel:
 
 
 @dataclass(frozen=True, slots=True)
+class LiveExperiment:
+    """A running experiment as serving applies it: the model of each variant that names
+    one (the others keep the scenario's model)."""
+
+    experiment: Experiment
+    models: dict[str, LoadedModel] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class ModelSet:
     """What serves each scenario (``ServeSettings.models`` keys) right now; the
     measured ``latency_ms`` of the personal models timed, and ``notes[scenario]`` when a
@@ -64,6 +74,8 @@ class ModelSet:
     notes: dict[str, str] = field(default_factory=dict)
     named: dict[str, LoadedModel] = field(default_factory=dict)
     """Models asked for by name (the variants of running experiments)."""
+    experiments: dict[str, LiveExperiment] = field(default_factory=dict)
+    """The running experiment of each scenario, swapped in with the models it serves."""
 
     def get(self, scenario: str) -> LoadedModel | None:
         return self.by_scenario.get(scenario)
@@ -249,4 +261,4 @@ def load_model_set(
     )
 
 
-__all__ = ["LoadedModel", "ModelSet", "load_model_set", "load_version"]
+__all__ = ["LiveExperiment", "LoadedModel", "ModelSet", "load_model_set", "load_version"]

@@ -10,7 +10,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,11 +26,11 @@ from shopsense.experiments.service import ExperimentService
 from shopsense.serve.catalog import ServingCatalog
 from shopsense.serve.content import ContentIndex
 from shopsense.serve.customers import CustomerInsights
-from shopsense.serve.engine import LiveExperiment, RecommendationEngine
+from shopsense.serve.engine import RecommendationEngine
 from shopsense.serve.ingest import ServedLog, Writer
 from shopsense.serve.live import ADD_TO_CART, PURCHASE, REMOVE_FROM_CART, LiveHistories
 from shopsense.serve.metrics import Metrics
-from shopsense.serve.models import load_model_set
+from shopsense.serve.models import LiveExperiment, load_model_set
 from shopsense.serve.security import KeyRing
 from shopsense.store.base import Store
 from shopsense.training.customers import CUSTOMER_MODEL, train_customer_models
@@ -216,6 +216,8 @@ class ServerState:
         self.ready = False
         self.started_at: datetime | None = None
         self._thread_limits: Any = None
+        self.reload_lock = threading.RLock()
+        self.experiment_problems: dict[str, str] = {}
         self.clock: Callable[[], datetime] = utc_now
         """When a list is served (its log entry, the exposure it makes): the wall clock;
         a simulation replaying another time sets its own."""
@@ -279,32 +281,47 @@ class ServerState:
 
     def reload_models(self) -> None:
         """Load the registry's serving versions and the running experiments (with the
-        models their variants name) and swap them in atomically."""
-        running = ExperimentService(self.store).running()
-        named = sorted(
-            {v.model for e in running.values() for v in e.spec.variants if v.model is not None}
-        )
-        models = load_model_set(
-            self.store,
-            self.settings.serve,
-            self.catalog,
-            sample=self.histories.sample(LATENCY_SAMPLE_USERS),
-            now=self.histories.trending.latest,
-            named=tuple(named),
-        )
-        experiments = {
-            scenario: LiveExperiment(
-                experiment,
-                {
-                    v.name: models.named[v.model]
-                    for v in experiment.spec.variants
-                    if v.model is not None and v.model in models.named
-                },
+        models their variants name) and swap them in atomically. One reload at a time:
+        a retrain finishing while an experiment starts must not swap in a set read
+        before the start. An experiment whose variant model cannot be loaded is not
+        applied (its users would get the wrong model under the variant's name);
+        ``experiment_problems`` says why."""
+        with self.reload_lock:
+            running = ExperimentService(self.store).running()
+            named = sorted(
+                {v.model for e in running.values() for v in e.spec.variants if v.model is not None}
             )
-            for scenario, experiment in running.items()
-        }
-        self.engine.swap(models, experiments)
-        self.metrics.set_models(models.describe())
+            models = load_model_set(
+                self.store,
+                self.settings.serve,
+                self.catalog,
+                sample=self.histories.sample(LATENCY_SAMPLE_USERS),
+                now=self.histories.trending.latest,
+                named=tuple(named),
+            )
+            experiments: dict[str, LiveExperiment] = {}
+            problems: dict[str, str] = {}
+            for scenario, experiment in running.items():
+                missing = [
+                    f"{v.name} ({v.model})"
+                    for v in experiment.spec.variants
+                    if v.model is not None and v.model not in models.named
+                ]
+                if missing:
+                    problem = (
+                        f"the model of variant {', '.join(missing)} could not be loaded; "
+                        "the experiment is not applied (see the server log)"
+                    )
+                    problems[experiment.experiment_id] = problem
+                    logger.error("experiment %s: %s", experiment.experiment_id, problem)
+                    continue
+                experiments[scenario] = LiveExperiment(
+                    experiment,
+                    {v.name: models.named[v.model] for v in experiment.spec.variants if v.model},
+                )
+            self.experiment_problems = problems
+            self.engine.swap(replace(models, experiments=experiments))
+            self.metrics.set_models(models.describe())
 
     def stop(self) -> None:
         self.ready = False

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from shopsense.core.errors import ValidationFailedError
 from shopsense.experiments.design import Experiment, ExperimentSpec
 from shopsense.experiments.results import ExperimentResults
 from shopsense.experiments.service import ExperimentService
@@ -44,13 +45,24 @@ async def get(experiment_id: str, server: Server, key: ReadKey) -> Experiment:
 
 
 async def _change(server: ServerState, change: str, experiment_id: str) -> Experiment:
+    """Start or stop, and reload serving, as one step: no retrain's reload can swap in
+    models read before the change, and two starts cannot both pass the "one running
+    experiment per scenario" check."""
+
     def apply() -> Experiment:
         service = _service(server)
-        experiment = (
-            service.start(experiment_id) if change == "start" else service.stop(experiment_id)
-        )
-        server.served.flush()  # lists of the old assignment are logged under it
-        server.reload_models()
+        with server.reload_lock:
+            before = service.get(experiment_id)
+            if change == "start":
+                experiment = service.start(experiment_id, now=server.clock())
+            else:
+                experiment = service.stop(experiment_id, now=server.clock())
+            server.served.flush()  # lists of the old assignment are logged under it
+            server.reload_models()
+            problem = server.experiment_problems.get(experiment_id)
+            if problem is not None:
+                server.store.save_experiment(before.to_record())  # back to the draft
+                raise ValidationFailedError(f"experiment {experiment_id} cannot start: {problem}")
         return experiment
 
     return await asyncio.to_thread(apply)
@@ -64,7 +76,7 @@ async def start(experiment_id: str, server: Server, key: AdminKey) -> Experiment
 
 @router.post("/{experiment_id}/stop", response_model=Experiment, summary="Stop it")
 async def stop(experiment_id: str, server: Server, key: AdminKey) -> Experiment:
-    """Serve the scenario's own model again; the results keep counting up to now."""
+    """Serve the scenario's own model again; the results count up to the stop."""
     return await _change(server, "stop", experiment_id)
 
 
@@ -85,5 +97,9 @@ async def results(
     reduction; and a verdict in plain language. See docs/statistics.md."""
     window = timedelta(hours=server.settings.analytics.attribution_window_hours)
     return await asyncio.to_thread(
-        _service(server).results, experiment_id, end=end, attribution_window=window
+        _service(server).results,
+        experiment_id,
+        end=end,
+        now=server.clock(),
+        attribution_window=window,
     )
