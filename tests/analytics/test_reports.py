@@ -28,6 +28,7 @@ from shopsense.analytics import (
     retention,
     stickiness,
 )
+from shopsense.analytics._query import day_of, fixed_offset_microseconds
 from shopsense.analytics.requests import REQUESTS, FunnelRequest, StickinessRequest
 from shopsense.core.errors import ValidationFailedError
 from shopsense.core.settings import AnalyticsSettings
@@ -708,3 +709,28 @@ def test_every_report_echoes_its_window(weekly_shop: Store) -> None:
             .run(weekly_shop, AnalyticsSettings())
         )
         assert {key: report.query[key] for key in ("start", "end", "timezone")} == window.describe()
+
+
+@pytest.mark.parametrize(
+    ("timezone", "fixed"), [("UTC", True), ("Asia/Kolkata", True), ("Europe/London", False)]
+)
+def test_local_days_agree_with_the_time_zone_library(
+    store: Store, timezone: str, fixed: bool
+) -> None:
+    # Instants around midnight UTC in winter and in summer (London's clocks differ).
+    instants = [
+        at(day, hour, minute)
+        for day in ("2024-01-15", "2024-07-15", "2024-03-31", "2024-10-27")
+        for hour, minute in ((0, 10), (0, 50), (18, 20), (23, 10), (23, 50))
+    ]
+    store.append_events([event("view", f"u{i}", ts) for i, ts in enumerate(instants)])
+    assert (fixed_offset_microseconds(timezone) is not None) == fixed
+    fast = store.analytics_query(
+        f"SELECT {day_of('ts', timezone)} AS day FROM events ORDER BY ts", timezone=timezone
+    ).column("day")
+    exact = store.analytics_query(
+        "SELECT CAST(ts AS DATE) AS day FROM events ORDER BY ts", timezone=timezone
+    ).column("day")
+    assert fast.to_pylist() == exact.to_pylist()
+    zone = ZoneInfo(timezone)
+    assert fast.to_pylist() == [ts.astimezone(zone).date() for ts in sorted(instants)]

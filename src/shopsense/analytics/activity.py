@@ -23,6 +23,7 @@ from shopsense.analytics._query import (
     Window,
     bucket,
     check_interval,
+    day_of,
     describe_breakdown,
     folding_summary,
     reading,
@@ -44,10 +45,21 @@ def _active_days_sql(
     ``MONTH_DAYS - 1`` days before the window (the first day's MAU needs them)."""
     start, end = window.timestamps(before_days=MONTH_DAYS - 1)
     condition, params = type_filter(types, "e.type")
-    sql = (
-        f"SELECT DISTINCT {split.value} AS breakdown, e.user_id, CAST(e.ts AS DATE) AS day "
-        f"FROM events e {split.join} WHERE e.ts >= {start} AND e.ts < {end} AND {condition}"
-    )
+    where = f"e.ts >= {start} AND e.ts < {end} AND {condition}"
+    day = day_of("e.ts", window.timezone)
+    if split.join:
+        # A user attribute has one value per user: join the users to the distinct
+        # user-days, not to every event (ten times fewer rows to join).
+        sql = (
+            f"SELECT {split.value} AS breakdown, e.user_id, e.day FROM ("
+            f"SELECT DISTINCT e.user_id, {day} AS day FROM events e "
+            f"WHERE {where}) e {split.join}"
+        )
+    else:
+        sql = (
+            f"SELECT DISTINCT {split.value} AS breakdown, e.user_id, {day} AS day "
+            f"FROM events e WHERE {where}"
+        )
     return sql, [*split.params, *params]
 
 

@@ -28,8 +28,8 @@ from shopsense.analytics._query import (
     Report,
     ResultTable,
     Window,
-    bucket,
     clean,
+    period_of,
     reading,
 )
 from shopsense.core.errors import ValidationFailedError
@@ -69,7 +69,7 @@ def attribution(
         "model_version": "s.model_version",
         "experiment": "coalesce(s.experiment, '(none)')",
         "variant": "coalesce(s.variant, '(none)')",
-        "period": bucket(interval, "s.ts"),
+        "period": period_of(interval, "s.ts", window.timezone),
     }
     dimensions = list(dict.fromkeys(by))
     group = ", ".join(f"{expressions[name]} AS {name}" for name in dimensions)

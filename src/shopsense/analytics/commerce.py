@@ -31,11 +31,11 @@ from shopsense.analytics._query import (
     Report,
     ResultTable,
     Window,
-    bucket,
     check_interval,
     clean,
     describe_breakdown,
     folding_summary,
+    period_of,
     pop_value_count,
     reading,
 )
@@ -110,7 +110,8 @@ def commerce(
         SELECT period, {split.folded("breakdown")} AS breakdown,
                sum(amount) AS returned_value
         FROM (
-            SELECT {bucket(interval, "e.ts")} AS period, {split.value} AS breakdown,
+            SELECT {period_of(interval, "e.ts", window.timezone)} AS period,
+                   {split.value} AS breakdown,
                    {LINE_VALUE} AS amount
             FROM events e {split.join}
             WHERE e.type = 'return' AND e.ts >= {start} AND e.ts < {end}
@@ -122,7 +123,7 @@ def commerce(
         inside AS (SELECT * FROM orders WHERE ts >= {start}),
         {placed_rows},
         placed AS (
-            SELECT {bucket(interval, "ts")} AS period, breakdown,
+            SELECT {period_of(interval, "ts", window.timezone)} AS period, breakdown,
                    count(*) AS orders, count(DISTINCT user_id) AS buyers,
                    count(DISTINCT user_id) FILTER (WHERE nth = 1) AS new_buyers,
                    count(DISTINCT user_id) FILTER (WHERE nth > 1) AS repeat_buyers,

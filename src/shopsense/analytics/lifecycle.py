@@ -32,10 +32,10 @@ from shopsense.analytics._query import (
     Report,
     ResultTable,
     Window,
-    bucket,
     check_interval,
     describe_breakdown,
     folding_summary,
+    period_of,
     pop_value_count,
     reading,
     type_filter,
@@ -82,11 +82,11 @@ def lifecycle(
     label_join = "LEFT JOIN labels l ON l.user_id = a.user_id" if split.split else ""
     sql = f"""
         WITH firsts AS (
-            SELECT e.user_id, {bucket(interval, "min(e.ts)")} AS first_period
+            SELECT e.user_id, {period_of(interval, "min(e.ts)", window.timezone)} AS first_period
             FROM events e WHERE {condition} AND e.ts < {end} GROUP BY e.user_id
         ),
         active AS (
-            SELECT DISTINCT e.user_id, {bucket(interval, "e.ts")} AS period
+            SELECT DISTINCT e.user_id, {period_of(interval, "e.ts", window.timezone)} AS period
             FROM events e
             WHERE e.ts >= CAST({first} - {step} AS TIMESTAMPTZ) AND e.ts < {end} AND {condition}
         ),

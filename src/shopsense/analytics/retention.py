@@ -38,11 +38,11 @@ from shopsense.analytics._query import (
     Report,
     ResultTable,
     Window,
-    bucket,
     check_interval,
     clean,
     describe_breakdown,
     folding_summary,
+    period_of,
     pop_value_count,
     reading,
     timestamp_sql,
@@ -107,16 +107,18 @@ def retention(
     return_condition, return_params = type_filter(return_types, "type")
     split = BreakdownSQL.of(breakdown)
     value, join = split.value, split.join
+    first_period = period_of(interval, "first_ts", window.timezone)
+    event_period = period_of(interval, "e.ts", window.timezone)
     if cohort == "first_time":
         members = f"""
-            SELECT user_id, breakdown, {bucket(interval, "first_ts")} AS cohort FROM (
+            SELECT user_id, breakdown, {first_period} AS cohort FROM (
                 SELECT e.user_id, min(e.ts) AS first_ts, {split.first_value()} AS breakdown
                 FROM events e {join} WHERE {start_condition} GROUP BY e.user_id
             ) WHERE first_ts >= {start} AND first_ts < {end}
         """
     else:
         members = f"""
-            SELECT DISTINCT e.user_id, {value} AS breakdown, {bucket(interval, "e.ts")} AS cohort
+            SELECT DISTINCT e.user_id, {value} AS breakdown, {event_period} AS cohort
             FROM events e {join}
             WHERE e.ts >= {start} AND e.ts < {end} AND {start_condition}
         """
@@ -127,7 +129,7 @@ def retention(
         else "SELECT * FROM members"
     )
     returns = f"""
-        SELECT DISTINCT user_id, {bucket(interval, "ts")} AS period FROM events
+        SELECT DISTINCT user_id, {period_of(interval, "ts", window.timezone)} AS period FROM events
         WHERE ts >= {start} AND ts < {end} AND {return_condition}
     """
     if mode == "on":
