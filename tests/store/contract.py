@@ -456,6 +456,8 @@ class StoreContract:
         assert store.log_exposures([Exposure("x1", "u2", "A", later)]) == 0
         assert store.exposure_counts("x1") == {"A": 1, "B": 1}
         assert store.exposure_counts("x9") == {}
+        assert store.exposure_counts("x1", before=later) == {"A": 1, "B": 1}
+        assert store.exposure_counts("x1", before=T0) == {}
 
     # -- analytics -----------------------------------------------------------------------
 

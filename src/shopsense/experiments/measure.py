@@ -148,17 +148,6 @@ def measure_exposed_users(
     )
 
 
-def exposure_counts(store: AnalyticsStore, experiment_id: str, *, end: datetime) -> dict[str, int]:
-    """Users exposed to each variant before ``end``, whether their window ended or not
-    (what the sample-ratio check compares with the weights)."""
-    rows = store.analytics_query(
-        "SELECT variant, count(*) AS users FROM experiment_exposures "
-        "WHERE experiment_id = ? AND ts < ? GROUP BY variant",
-        [experiment_id, end],
-    ).to_pylist()
-    return {str(row["variant"]): int(row["users"]) for row in rows}
-
-
 def _floats(column: pa.ChunkedArray) -> FloatArray:  # type: ignore[type-arg]
     """A numeric column as floats, NULL as NaN (a user the metric does not apply to)."""
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
@@ -168,6 +157,5 @@ __all__ = [
     "PRE_PERIOD_DAYS",
     "RETENTION_DAYS",
     "ExposedUsers",
-    "exposure_counts",
     "measure_exposed_users",
 ]

@@ -29,7 +29,7 @@ import numpy as np
 
 from shopsense.core.errors import ValidationFailedError
 from shopsense.experiments.design import METRICS, Experiment
-from shopsense.experiments.measure import ExposedUsers, exposure_counts, measure_exposed_users
+from shopsense.experiments.measure import ExposedUsers, measure_exposed_users
 from shopsense.experiments.stats import (
     Comparison,
     SampleRatioCheck,
@@ -42,7 +42,7 @@ from shopsense.experiments.stats import (
     sample_size_for_proportion_test,
     summarise,
 )
-from shopsense.store.base import AnalyticsStore
+from shopsense.store.base import Store
 
 Decision = Literal["ship", "keep_control", "keep_running", "invalid"]
 MINIMUM_DETECTABLE_LIFT = 0.05
@@ -184,7 +184,7 @@ def _users_needed(summary: VariantSummary, kind: str, alpha: float) -> int | Non
 
 
 def analyse(
-    store: AnalyticsStore,
+    store: Store,
     experiment: Experiment,
     *,
     end: datetime,
@@ -200,7 +200,7 @@ def analyse(
     )
     spec = experiment.spec
     names = [variant.name for variant in spec.variants]
-    exposed = exposure_counts(store, experiment.experiment_id, end=end)
+    exposed = store.exposure_counts(experiment.experiment_id, before=end)
     exposures = {name: exposed.get(name, 0) for name in names}
     measured = {name: int(users.of_variant(name).sum()) for name in names}
     sample_ratio = (

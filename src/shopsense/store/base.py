@@ -373,8 +373,10 @@ class ExperimentStore(Protocol):
         (variant and time). Returns how many were new."""
         ...
 
-    def exposure_counts(self, experiment_id: str) -> dict[str, int]:
-        """Users exposed per variant."""
+    def exposure_counts(
+        self, experiment_id: str, *, before: datetime | None = None
+    ) -> dict[str, int]:
+        """Users exposed per variant (first exposed before ``before``, when given)."""
         ...
 
 

@@ -325,11 +325,18 @@ class DuckDBStore:
             ).fetchall()
         return len(inserted)
 
-    def exposure_counts(self, experiment_id: str) -> dict[str, int]:
+    def exposure_counts(
+        self, experiment_id: str, *, before: datetime | None = None
+    ) -> dict[str, int]:
+        clauses = ["experiment_id = ?"]
+        params: list[Any] = [experiment_id]
+        if before is not None:
+            clauses.append("ts < ?")
+            params.append(before)
         rows = self._query(
-            "SELECT variant, count(*) FROM experiment_exposures WHERE experiment_id = ? "
+            f"SELECT variant, count(*) FROM experiment_exposures {_where(clauses)} "
             "GROUP BY variant ORDER BY variant",
-            [experiment_id],
+            params,
         )
         return {str(variant): int(count) for variant, count in rows}
 
