@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-stamp
 TORCH_VERSION := 2.13.0
 DATASETS ?= ../shared/datasets
 
-.PHONY: help install demo test check format bench clean
+.PHONY: help install demo test check format bench clean browser
 
 help:
 	@echo "make demo   - set up .venv, build the demo shop, train, serve the API on localhost"
@@ -33,7 +33,18 @@ install: $(STAMP)
 demo: install
 	$(BIN)/shopsense demo
 
-test: install
+# The dashboard's browser tests drive Debian's chromium (headless); install it when
+# missing, with a small font that has the Chinese glyphs of the zh interface.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-wqy-microhei > /dev/null
+
+browser: $(CHROMIUM)
+
+test: install browser
 	$(BIN)/python -m pytest
 
 check: install

@@ -14,9 +14,11 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 
 from shopsense import __version__
 from shopsense.core.settings import Settings, get_settings
+from shopsense.dashboard import routes as dashboard
 from shopsense.data.schemas import Event, Item, Order, User
 from shopsense.serve import problems
 from shopsense.serve.metrics import Metrics, MetricsMiddleware
@@ -113,6 +115,12 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     ):
         app.include_router(router, prefix="/v1", responses=problems.PROBLEM_RESPONSES)
     app.include_router(health.router)
+    app.include_router(dashboard.router)
+    app.mount(
+        "/static/dashboard",
+        StaticFiles(directory=dashboard.static_directory()),
+        name="dashboard-static",
+    )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.serve.max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     if settings.serve.cors_origins:  # added last: outermost, so errors carry its headers

@@ -1,0 +1,134 @@
+"""The dashboard in a real browser (Debian's chromium, Playwright): pages load without
+console errors, show the API's numbers, switch language, sign in and out, fit a phone
+and work from the keyboard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.dashboard.conftest import LiveServer, sign_in
+
+PAGES = ("/", "/retention", "/retention?by=purchase", "/funnels")
+
+
+def test_pages_need_a_signed_in_key(page: Any, live_server: LiveServer) -> None:
+    page.goto("/retention")
+    assert "/signin" in page.url
+    page.fill("#key", "ssk_nope_wrong")
+    page.click("button[type=submit]")
+    assert page.locator("[role=alert]").is_visible()
+    assert "not valid" in page.locator("[role=alert]").inner_text()
+    page.console_errors.clear()  # the 401 of a wrong key is logged by the browser
+    page.fill("#key", live_server.keys["read"])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/retention")
+    page.click("text=Sign out")
+    page.wait_for_url(f"{live_server.url}/signin")
+    page.goto("/")
+    assert "/signin" in page.url
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_every_page_loads_and_draws_its_charts(
+    page: Any, live_server: LiveServer, language: str
+) -> None:
+    sign_in(page, live_server)
+    for path in PAGES:
+        separator = "&" if "?" in path else "?"
+        response = page.goto(f"{path}{separator}lang={language}")
+        assert response.status == 200, path
+        assert page.locator("h1").inner_text()
+        charts = page.locator("canvas")
+        for index in range(charts.count()):
+            box = charts.nth(index).bounding_box()
+            assert box is not None and box["width"] > 100 and box["height"] > 100, path
+        drawn = page.evaluate(
+            "() => Array.from(document.querySelectorAll('canvas')).every(c => Chart.getChart(c))"
+        )
+        assert drawn, path
+    assert page.locator("html").get_attribute("lang") == ("zh-CN" if language == "zh" else "en")
+
+
+def test_the_overview_shows_the_apis_numbers(page: Any, live_server: LiveServer) -> None:
+    sign_in(page, live_server)
+    page.goto("/?days=30")
+    shown = {
+        card.get_attribute("data-kpi"): float(card.get_attribute("data-value") or "nan")
+        for card in page.locator("[data-kpi]").all()
+    }
+    stickiness = live_server.api("/v1/analytics/stickiness", days=30, interval="day")
+    commerce = live_server.api("/v1/analytics/commerce", days=30, interval="day")
+    attribution = live_server.api("/v1/analytics/attribution", days=30, by="")
+    series = [dict(zip(stickiness["tables"]["series"]["columns"], row, strict=True))
+              for row in stickiness["tables"]["series"]["rows"]]  # fmt: skip
+    assert shown["dau"] == pytest.approx(sum(r["dau"] for r in series) / len(series), rel=1e-6)
+    assert shown["mau"] == pytest.approx(series[-1]["mau"])
+    assert shown["gmv"] == pytest.approx(commerce["summary"]["gmv"], rel=1e-6)
+    assert shown["repeat"] == pytest.approx(commerce["summary"]["repeat_purchase_rate"], rel=1e-5)
+    assert shown["conversion"] == pytest.approx(
+        commerce["summary"]["buyers"] / stickiness["summary"]["active_users"], rel=1e-6
+    )
+    assert shown["rec_share"] == pytest.approx(attribution["summary"]["share_of_gmv"] or 0.0)
+    gmv_text = page.locator("[data-kpi=gmv] .value").inner_text()
+    assert gmv_text.startswith("£")
+
+
+def test_the_funnel_builder_shows_the_apis_funnel(page: Any, live_server: LiveServer) -> None:
+    sign_in(page, live_server)
+    page.goto("/funnels")
+    selects = page.locator("select[name=step]")
+    selects.nth(0).select_option("view")
+    selects.nth(1).select_option("purchase")
+    selects.nth(2).select_option("")
+    selects.nth(3).select_option("")
+    page.fill("input[name=window_days]", "7")
+    page.click("text=Build the funnel")
+    page.wait_for_load_state()
+    api = live_server.api(
+        "/v1/analytics/funnel", steps="view,purchase", conversion_window_days=7, days=30
+    )
+    users = [int(row.get_attribute("data-users")) for row in page.locator("tr[data-step]").all()]
+    assert users == [row[2] for row in api["tables"]["steps"]["rows"]]
+
+
+def test_chinese_formats_dates_and_labels(page: Any, live_server: LiveServer) -> None:
+    sign_in(page, live_server)
+    page.goto("/?lang=zh")
+    assert page.locator("nav a[aria-current=page]").inner_text() == "总览"
+    assert "年" in page.locator(".range").inner_text()
+    page.goto("/retention")  # the language is remembered
+    assert page.locator("h1").inner_text() == "留存"
+    page.goto("/?lang=en")
+
+
+def test_a_phone_sees_the_page_without_sideways_scrolling(
+    browser: Any, live_server: LiveServer
+) -> None:
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 844})
+    phone = context.new_page()
+    try:
+        sign_in(phone, live_server)
+        for path in PAGES:
+            phone.goto(path)
+            overflow = phone.evaluate(
+                "() => document.documentElement.scrollWidth - window.innerWidth"
+            )
+            assert overflow <= 1, (path, overflow)
+    finally:
+        context.close()
+
+
+def test_the_keyboard_reaches_the_content_and_the_menu(page: Any, live_server: LiveServer) -> None:
+    sign_in(page, live_server)
+    page.goto("/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.className") == "skip"
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => location.hash") == "#main"
+    page.goto("/")
+    for _ in range(3):
+        page.keyboard.press("Tab")
+    focused = page.evaluate("() => document.activeElement.getAttribute('href')")
+    assert focused in ("/", "/retention", "/funnels")
