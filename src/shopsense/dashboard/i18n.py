@@ -24,9 +24,13 @@ DEFAULT_LANGUAGE = "en"
 
 @cache
 def messages(language: str) -> dict[str, str]:
-    """The message catalog of ``language`` (``locales/<language>.json``)."""
-    text = files("shopsense.dashboard").joinpath("locales", f"{language}.json").read_text("utf-8")
-    catalog: dict[str, str] = json.loads(text)
+    """The message catalog of ``language``: every ``locales/<language>/*.json`` (one
+    file per area of the dashboard), merged."""
+    catalog: dict[str, str] = {}
+    folder = files("shopsense.dashboard").joinpath("locales", language)
+    for entry in sorted(folder.iterdir(), key=lambda item: item.name):
+        if entry.name.endswith(".json"):
+            catalog.update(json.loads(entry.read_text("utf-8")))
     return catalog
 
 

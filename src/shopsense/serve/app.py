@@ -16,9 +16,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from shopsense import __version__
+from shopsense import __version__, dashboard
 from shopsense.core.settings import Settings, get_settings
-from shopsense.dashboard import routes as dashboard
 from shopsense.data.schemas import Event, Item, Order, User
 from shopsense.serve import problems
 from shopsense.serve.metrics import Metrics, MetricsMiddleware
@@ -115,7 +114,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     ):
         app.include_router(router, prefix="/v1", responses=problems.PROBLEM_RESPONSES)
     app.include_router(health.router)
-    app.include_router(dashboard.router)
+    app.include_router(dashboard.router())
     app.mount(
         "/static/dashboard",
         StaticFiles(directory=dashboard.static_directory()),
