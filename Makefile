@@ -11,13 +11,14 @@ STAMP := $(VENV)/.installed-stamp
 TORCH_VERSION := 2.13.0
 DATASETS ?= ../shared/datasets
 
-.PHONY: help install demo test check format bench clean browser
+.PHONY: help install demo test check format bench clean browser screenshots
 
 help:
 	@echo "make demo   - set up .venv, build the demo shop, train, serve the API on localhost"
 	@echo "make test   - set up .venv and run the whole test suite"
 	@echo "make check  - ruff and mypy --strict"
 	@echo "make bench  - benchmarks (results in benchmarks/results/)"
+	@echo "make screenshots - every dashboard page of the demo shop as PNG in docs/images"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "shopsense needs Python >= 3.11, found " + sys.version.split()[0]'
@@ -47,14 +48,19 @@ browser: $(CHROMIUM)
 test: install browser
 	$(BIN)/python -m pytest
 
+# Every dashboard page of the demo shop as PNG in docs/images (the README shows them).
+screenshots: install browser
+	@test -f shopsense-data/shopsense.duckdb || $(BIN)/shopsense demo --no-serve
+	$(BIN)/python scripts/screenshots.py --data-dir shopsense-data --out docs/images
+
 check: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy src
 
 format: install
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks scripts
+	$(BIN)/ruff check --fix src tests benchmarks scripts
 
 bench: install
 	$(BIN)/python benchmarks/ingest.py $(DATASETS)/online-retail/online_retail.csv.gz

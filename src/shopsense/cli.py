@@ -520,10 +520,17 @@ def serve(
 
     settings = _serve_settings(_settings(ctx), host, port)
     address = f"http://{settings.serve.host}:{settings.serve.port}"
-    console.print(f"[green]shopsense API[/green] on {address}  (docs: {address}/docs)")
+    console.print(
+        f"[green]shopsense[/green] dashboard on {address}/  API on {address}/v1  "
+        f"(docs: {address}/docs)"
+    )
     if token is not None:
         # Unwrapped and without markup: the key and the command must copy out whole.
-        console.print(f"API key (admin, shown once): {token}", soft_wrap=True, markup=False)
+        console.print(
+            f"API key (admin, shown once; sign in to the dashboard with it): {token}",
+            soft_wrap=True,
+            markup=False,
+        )
         console.print(
             f"try: curl -H 'Authorization: Bearer {token}' "
             f"'{address}/v1/users/U00001/recommendations?n=5'",

@@ -18,22 +18,11 @@ import pytest
 import uvicorn
 
 from shopsense.core.settings import Settings, load_settings
+from shopsense.dashboard.browser import CHROMIUM, CHROMIUM_FLAGS
 from shopsense.serve import create_app
 from shopsense.serve.security import create_api_key
 from shopsense.store import open_store
 from tests.serve.conftest import MODELS, trained_shop  # noqa: F401  (a fixture, shared)
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-"""Headless on a machine without network: no background connections to refuse."""
 
 
 @dataclass
@@ -48,6 +37,16 @@ class LiveServer:
             params=params,
             headers={"Authorization": f"Bearer {self.keys['admin']}"},
             timeout=30,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def post(self, path: str, body: Any = None) -> Any:
+        response = httpx.post(
+            f"{self.url}{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {self.keys['admin']}"},
+            timeout=60,
         )
         response.raise_for_status()
         return response.json()
@@ -107,7 +106,7 @@ def browser() -> Iterator[Any]:
 
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
+            executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_FLAGS)
         )
         yield launched
         launched.close()

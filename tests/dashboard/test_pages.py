@@ -4,6 +4,7 @@ and work from the keyboard."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -63,16 +64,21 @@ def test_the_overview_shows_the_apis_numbers(page: Any, live_server: LiveServer)
     attribution = live_server.api("/v1/analytics/attribution", days=30, by="")
     series = [dict(zip(stickiness["tables"]["series"]["columns"], row, strict=True))
               for row in stickiness["tables"]["series"]["rows"]]  # fmt: skip
-    assert shown["dau"] == pytest.approx(sum(r["dau"] for r in series) / len(series), rel=1e-6)
-    assert shown["mau"] == pytest.approx(series[-1]["mau"])
-    assert shown["gmv"] == pytest.approx(commerce["summary"]["gmv"], rel=1e-6)
-    assert shown["repeat"] == pytest.approx(commerce["summary"]["repeat_purchase_rate"], rel=1e-5)
-    assert shown["conversion"] == pytest.approx(
-        commerce["summary"]["buyers"] / stickiness["summary"]["active_users"], rel=1e-6
-    )
-    assert shown["rec_share"] == pytest.approx(attribution["summary"]["share_of_gmv"] or 0.0)
+
+    # Other tests of the session may have sent events "now", far after the simulated
+    # shop: then the window may hold no buyer, and a rate is shown empty (as the API).
+    def same(value: float, expected: float | None) -> bool:
+        return math.isnan(value) if expected is None else value == pytest.approx(expected)
+
+    buyers, active = commerce["summary"]["buyers"], stickiness["summary"]["active_users"]
+    assert same(shown["dau"], sum(r["dau"] for r in series) / len(series))
+    assert same(shown["mau"], series[-1]["mau"])
+    assert same(shown["gmv"], commerce["summary"]["gmv"])
+    assert same(shown["repeat"], commerce["summary"]["repeat_purchase_rate"])
+    assert same(shown["conversion"], buyers / active if active else None)
+    assert same(shown["rec_share"], attribution["summary"]["share_of_gmv"])
     gmv_text = page.locator("[data-kpi=gmv] .value").inner_text()
-    assert gmv_text.startswith("£")
+    assert gmv_text.startswith("€")  # the simulated shop prices in euros
 
 
 def test_the_funnel_builder_shows_the_apis_funnel(page: Any, live_server: LiveServer) -> None:

@@ -44,7 +44,8 @@ class Translator:
     """Messages and formats of one language, handed to every template as ``t``."""
 
     language: str
-    currency: str = "GBP"
+    currency: str | None = None
+    """The shop's currency (ISO 4217); None writes money as a plain number."""
 
     @property
     def locale(self) -> Locale:
@@ -71,6 +72,8 @@ class Translator:
     def money(self, value: float | None) -> str:
         if value is None or not math.isfinite(value):
             return "–"
+        if self.currency is None:
+            return self.number(value, 2)
         return format_currency(value, self.currency, locale=self.locale)
 
     def date(self, value: date | str | None) -> str:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 from importlib.resources import files
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlparse
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -96,9 +97,21 @@ def viewer_of(request: Request) -> Viewer | None:
     return Viewer(record=record, token=token)
 
 
+def shop_currency(request: Request) -> str | None:
+    """The currency most of the catalog is priced in (ISO 4217), None when no item
+    says; read once per app (money on every page is written in it)."""
+    state = request.app.state
+    if not hasattr(state, "dashboard_currency"):
+        items = server_of(request).store.read_items()
+        currencies = [c for c in items.column("currency").to_pylist() if c]
+        state.dashboard_currency = Counter(currencies).most_common(1)[0][0] if currencies else None
+    currency: str | None = state.dashboard_currency
+    return currency
+
+
 def translator_of(request: Request) -> Translator:
     language = language_of(request.query_params.get("lang") or request.cookies.get(LANGUAGE_COOKIE))
-    return Translator(language)
+    return Translator(language, currency=shop_currency(request))
 
 
 def render(
@@ -127,7 +140,10 @@ def render(
 
 
 def sign_in_first(request: Request) -> RedirectResponse:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method == "GET":
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    else:  # an action sent after the sign-in expired: back to the page it was sent from
+        target = urlparse(request.headers.get("referer", "")).path or "/"
     return RedirectResponse(f"/signin?next={quote(target, safe='')}", status_code=303)
 
 

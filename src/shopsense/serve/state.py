@@ -28,6 +28,7 @@ from shopsense.serve.content import ContentIndex
 from shopsense.serve.customers import CustomerInsights
 from shopsense.serve.engine import RecommendationEngine
 from shopsense.serve.ingest import ServedLog, Writer
+from shopsense.serve.ingest_log import IngestLog
 from shopsense.serve.live import ADD_TO_CART, PURCHASE, REMOVE_FROM_CART, LiveHistories
 from shopsense.serve.metrics import Metrics
 from shopsense.serve.models import LiveExperiment, load_model_set
@@ -209,6 +210,7 @@ class ServerState:
         self.content = ContentIndex(self.catalog)
         self.engine = RecommendationEngine(serve, self.catalog, self.histories, self.content)
         self.metrics = metrics or Metrics()
+        self.ingest_log = IngestLog()
         self.writer = Writer(store, on_stored=self._on_stored, max_events=50_000)
         self.served = ServedLog(store, self.writer)
         self.trainer = Trainer(self)

@@ -6,6 +6,7 @@ import asyncio
 
 from fastapi import APIRouter, Request
 
+from shopsense.core.errors import ValidationFailedError
 from shopsense.data.schemas import Event
 from shopsense.serve.deps import Server, parse_records
 from shopsense.serve.schemas import EventBatch, IngestResult
@@ -41,10 +42,16 @@ async def ingest_events(request: Request, server: Server, key: IngestKey) -> Ing
     concurrent requests share one transaction (group commit). Re-sending an event with
     the same ``event_id`` stores nothing new (idempotent). A batch with an invalid event
     is rejected whole, with the path of every failing field."""
-    events = await parse_records(request, server, Event, "events")
+    try:
+        events = await parse_records(request, server, Event, "events")
+    except ValidationFailedError as error:
+        body = await request.body()  # read already: the request keeps it
+        server.ingest_log.record_rejected(error, body=body, key_id=key.key_id if key else None)
+        raise
     if not events:
         return IngestResult(received=0, stored=0, duplicates=0)
     result = await asyncio.wrap_future(server.writer.append(events_to_table(events)))
+    server.ingest_log.record_accepted(result.received)
     server.metrics.events_ingested.inc(result.inserted)
     server.metrics.events_duplicate.inc(result.duplicates)
     return IngestResult(
