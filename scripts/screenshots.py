@@ -54,7 +54,7 @@ def main() -> None:
         data_dir=args.data_dir, serve={"retrain_every_hours": None, "port": port}
     )
     with open_store(settings.resolved_store_url) as store:
-        _, token = create_api_key(store, name="screenshots", scopes=["admin"])
+        record, token = create_api_key(store, name="screenshots", scopes=["admin"])
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     )
@@ -68,6 +68,22 @@ def main() -> None:
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
+    headers = {"Authorization": f"Bearer {token}"}
+    if not httpx.get(f"{url}/v1/experiments", headers=headers, timeout=30).json():
+        # A draft to show the experiment page (a demo shop has none of its own).
+        httpx.post(
+            f"{url}/v1/experiments",
+            headers=headers,
+            timeout=30,
+            json={
+                "name": "home: popular vs the best personal model",
+                "scenario": "home",
+                "variants": [
+                    {"name": "control", "model": "popular"},
+                    {"name": "personal", "model": "best"},
+                ],
+            },
+        ).raise_for_status()
     args.out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -109,6 +125,8 @@ def main() -> None:
         browser.close()
     server.should_exit = True
     thread.join(30)
+    with open_store(settings.resolved_store_url) as store:
+        store.revoke_api_key(record.key_id)  # a key for one run, not left usable
 
 
 if __name__ == "__main__":
