@@ -98,8 +98,11 @@ def live_server(
     thread.join(30)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module. Not for the whole session: Playwright's sync API
+    keeps an asyncio loop running in the main thread while it is open, and later tests
+    that call ``asyncio.run`` would fail."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not found: `make test` installs Debian's chromium")
     from playwright.sync_api import sync_playwright  # noqa: PLC0415
