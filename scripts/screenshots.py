@@ -60,74 +60,72 @@ def main() -> None:
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(f"{url}/v1/health/ready", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    headers = {"Authorization": f"Bearer {token}"}
-    if not httpx.get(f"{url}/v1/experiments", headers=headers, timeout=30).json():
-        # A draft to show the experiment page (a demo shop has none of its own).
-        httpx.post(
-            f"{url}/v1/experiments",
-            headers=headers,
-            timeout=30,
-            json={
-                "name": "home: popular vs the best personal model",
-                "scenario": "home",
-                "variants": [
-                    {"name": "control", "model": "popular"},
-                    {"name": "personal", "model": "best"},
-                ],
-            },
-        ).raise_for_status()
-    args.out.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=list(CHROMIUM_FLAGS)
-        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(600):
+            try:
+                if httpx.get(f"{url}/v1/health/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        headers = {"Authorization": f"Bearer {token}"}
+        if not httpx.get(f"{url}/v1/experiments", headers=headers, timeout=30).json():
+            # A draft to show the experiment page (a demo shop has none of its own).
+            httpx.post(
+                f"{url}/v1/experiments",
+                headers=headers,
+                timeout=30,
+                json={
+                    "name": "home: popular vs the best personal model",
+                    "scenario": "home",
+                    "variants": [
+                        {"name": "control", "model": "popular"},
+                        {"name": "personal", "model": "best"},
+                    ],
+                },
+            ).raise_for_status()
+        args.out.mkdir(parents=True, exist_ok=True)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=list(CHROMIUM_FLAGS)
+            )
 
-        def shoot(name: str, path: str, viewport: dict[str, int] = LAPTOP) -> Page:
-            context = browser.new_context(base_url=url, viewport=viewport)
-            page = context.new_page()
-            page.goto("/signin")
-            page.fill("#key", token)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{url}/")
-            response = page.goto(path)
-            if response is None or response.status != 200:
-                sys.exit(f"{path} answered {response.status if response else 'nothing'}")
-            page.wait_for_timeout(400)  # charts finish drawing
-            target = args.out / f"{name}.png"
-            page.screenshot(path=str(target), full_page=True)
-            print(f"wrote {target}")
-            return page
+            def shoot(name: str, path: str, viewport: dict[str, int] = LAPTOP) -> Page:
+                context = browser.new_context(base_url=url, viewport=viewport)
+                page = context.new_page()
+                page.goto("/signin")
+                page.fill("#key", token)
+                page.click("button[type=submit]")
+                page.wait_for_url(f"{url}/")
+                response = page.goto(path)
+                if response is None or response.status != 200:
+                    sys.exit(f"{path} answered {response.status if response else 'nothing'}")
+                page.wait_for_timeout(400)  # charts finish drawing
+                target = args.out / f"{name}.png"
+                page.screenshot(path=str(target), full_page=True)
+                print(f"wrote {target}")
+                return page
 
-        shoot("overview", "/")
-        shoot("overview-zh", "/?lang=zh")
-        shoot("overview-phone", "/?lang=en", PHONE)
-        shoot("retention", "/retention")
-        shoot("funnels", "/funnels")
-        customers = shoot("customers", "/customers")
-        if (link := _first_link(customers, "/customers/")) is not None:
-            shoot("customer", link)
-        items = shoot("items", "/items")
-        if (link := _first_link(items, "/items/")) is not None:
-            shoot("item", link)
-        shoot("models", "/models")
-        experiments = shoot("experiments", "/experiments")
-        if (link := _first_link(experiments, "/experiments/")) is not None:
-            shoot("experiment", link)
-        shoot("data", "/data")
-        browser.close()
-    server.should_exit = True
-    thread.join(30)
-    with open_store(settings.resolved_store_url) as store:
-        store.revoke_api_key(record.key_id)  # a key for one run, not left usable
-
-
-if __name__ == "__main__":
-    main()
+            shoot("overview", "/")
+            shoot("overview-zh", "/?lang=zh")
+            shoot("overview-phone", "/?lang=en", PHONE)
+            shoot("retention", "/retention")
+            shoot("funnels", "/funnels")
+            customers = shoot("customers", "/customers")
+            if (link := _first_link(customers, "/customers/")) is not None:
+                shoot("customer", link)
+            items = shoot("items", "/items")
+            if (link := _first_link(items, "/items/")) is not None:
+                shoot("item", link)
+            shoot("models", "/models")
+            experiments = shoot("experiments", "/experiments")
+            if (link := _first_link(experiments, "/experiments/")) is not None:
+                shoot("experiment", link)
+            shoot("data", "/data")
+            browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        with open_store(settings.resolved_store_url) as store:
+            store.revoke_api_key(record.key_id)  # a key for one run, never left usable

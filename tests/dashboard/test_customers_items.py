@@ -19,7 +19,6 @@ from shopsense.core.settings import load_settings
 from shopsense.dashboard.i18n import messages
 from shopsense.dashboard.views.customers import SORT_COLUMNS
 from shopsense.dashboard.views.items import ITEMS_PER_PAGE
-from shopsense.dashboard.web import SESSION_COOKIE
 from shopsense.data.simulator import SimulationConfig, simulate_shop, write_to_store
 from shopsense.models.customer.segments import SEGMENTS
 from shopsense.serve import create_app
@@ -381,7 +380,10 @@ def test_bought_together_items_show_confidence_and_lift(
         (Recommended(second, 1.2, reason), 0.1, 1.2),
     ]
     monkeypatch.setattr(server.engine, "bought_together", lambda item_id, n: found)
-    api.client.cookies.set(SESSION_COOKIE, api.keys["read"])
+    signed_in = api.client.post(
+        "/signin", data={"key": api.keys["read"], "next": "/"}, follow_redirects=False
+    )
+    assert signed_in.status_code == 303
     page = api.client.get(f"/items/{server.catalog.item_id(anchor)}")
     assert page.status_code == 200
     assert 'data-item="I00002" data-confidence="0.5" data-lift="2.5"' in page.text

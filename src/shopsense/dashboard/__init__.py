@@ -5,7 +5,7 @@ Each area of the dashboard is a module with its own router; :func:`router` joins
 
 from fastapi import APIRouter
 
-from shopsense.dashboard.web import static_directory
+from shopsense.dashboard.web import install, static_directory
 
 
 def router() -> APIRouter:
@@ -20,4 +20,4 @@ def router() -> APIRouter:
     return joined
 
 
-__all__ = ["router", "static_directory"]
+__all__ = ["install", "router", "static_directory"]

@@ -83,12 +83,12 @@ class _OverviewReports:
         series = self.stickiness.tables["series"].records()
         active = self.stickiness.summary.get("active_users")
         buyers = self.commerce.summary.get("buyers")
+        ratios = [row["stickiness"] for row in series if row["stickiness"] is not None]
         return {
             "dau": sum(row["dau"] for row in series) / len(series) if series else None,
             "mau": series[-1]["mau"] if series else None,
-            "stickiness": (
-                sum(row["stickiness"] or 0 for row in series) / len(series) if series else None
-            ),
+            # Days without any monthly user have no ratio: left out, not counted as 0.
+            "stickiness": sum(ratios) / len(ratios) if ratios else None,
             "conversion": buyers / active if active else None,
             "repeat": self.commerce.summary.get("repeat_purchase_rate"),
             "gmv": self.commerce.summary.get("gmv"),

@@ -24,11 +24,13 @@ from shopsense.core.errors import AuthenticationError, PermissionDeniedError
 from shopsense.dashboard import pages
 from shopsense.dashboard.web import (
     SESSION_COOKIE,
+    SESSION_HOURS,
     Days,
     page_router,
     render,
     safe_next,
     server_of,
+    sessions_of,
     sign_in_first,
     translator_of,
     viewer_of,
@@ -67,13 +69,19 @@ async def signin(
         return response
     signed_in = RedirectResponse(safe_next(next), status_code=303)
     signed_in.set_cookie(
-        SESSION_COOKIE, key.strip(), httponly=True, samesite="strict", max_age=7 * 86_400
+        SESSION_COOKIE,
+        sessions_of(request).open(key.strip()),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        max_age=SESSION_HOURS * 3600,
     )
     return signed_in
 
 
 @router.post("/signout")
-async def signout() -> Response:
+async def signout(request: Request) -> Response:
+    sessions_of(request).close(request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/signin", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response

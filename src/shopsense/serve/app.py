@@ -115,6 +115,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         app.include_router(router, prefix="/v1", responses=problems.PROBLEM_RESPONSES)
     app.include_router(health.router)
     app.include_router(dashboard.router())
+    dashboard.install(app)
     app.mount(
         "/static/dashboard",
         StaticFiles(directory=dashboard.static_directory()),
