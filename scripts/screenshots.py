@@ -129,3 +129,7 @@ def main() -> None:
         thread.join(30)
         with open_store(settings.resolved_store_url) as store:
             store.revoke_api_key(record.key_id)  # a key for one run, never left usable
+
+
+if __name__ == "__main__":
+    main()
