@@ -131,6 +131,14 @@ def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
     assert not errors, f"console errors: {errors}"
 
 
+def sideways_overflow(page: Any) -> float:
+    """How many pixels the page is wider than the window (0: no sideways scrolling)."""
+    overflow: float = page.evaluate(
+        "() => document.documentElement.scrollWidth - window.innerWidth"
+    )
+    return overflow
+
+
 def sign_in(page: Any, server: LiveServer, scope: str = "read") -> None:
     page.goto("/signin")
     page.fill("#key", server.keys[scope])

@@ -24,7 +24,7 @@ from shopsense.models.customer.segments import SEGMENTS
 from shopsense.serve import create_app
 from shopsense.serve.engine import Reason, Recommended
 from shopsense.store import open_store
-from tests.dashboard.conftest import LiveServer, sign_in
+from tests.dashboard.conftest import LiveServer, sideways_overflow, sign_in
 from tests.serve.conftest import Api, api  # noqa: F401  (a fixture, shared)
 
 LOCALES = Path(__file__).parents[2] / "src" / "shopsense" / "dashboard" / "locales"
@@ -311,9 +311,7 @@ def test_a_phone_sees_the_pages_without_sideways_scrolling(
         for path in ("/customers", f"/customers/{customer_id}", "/items", f"/items/{best_seller}"):
             for language in ("en", "zh"):
                 phone.goto(f"{path}?lang={language}")
-                overflow = phone.evaluate(
-                    "() => document.documentElement.scrollWidth - window.innerWidth"
-                )
+                overflow = sideways_overflow(phone)
                 assert overflow <= 1, (path, language, overflow)
     finally:
         context.close()

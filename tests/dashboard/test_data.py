@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from shopsense.store import Store, open_store
-from tests.dashboard.conftest import LiveServer, sign_in
+from tests.dashboard.conftest import LiveServer, sideways_overflow, sign_in
 
 
 @pytest.fixture
@@ -243,7 +243,7 @@ def test_a_phone_sees_the_data_page_without_sideways_scrolling(
     try:
         sign_in(phone, live_server, "admin")
         phone.goto("/data")
-        overflow = phone.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        overflow = sideways_overflow(phone)
         assert overflow <= 1, overflow
     finally:
         context.close()

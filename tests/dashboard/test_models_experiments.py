@@ -17,7 +17,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from tests.dashboard.conftest import LiveServer, sign_in
+from tests.dashboard.conftest import LiveServer, sideways_overflow, sign_in
 
 SCENARIO = "buy-again"
 EXPOSED_USERS = [f"U{number:05d}" for number in range(1, 81)]
@@ -95,7 +95,7 @@ def test_the_pages_load_in_both_languages(
             "() => Array.from(document.querySelectorAll('canvas')).every(c => Chart.getChart(c))"
         )
         assert drawn, path
-        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        overflow = sideways_overflow(page)
         assert overflow <= 1, (path, overflow)
     assert page.locator("html").get_attribute("lang") == ("zh-CN" if language == "zh" else "en")
     page.goto(f"/experiments/{draft['experiment_id']}")
@@ -120,9 +120,7 @@ def test_a_phone_sees_the_pages_without_sideways_scrolling(
             f"/experiments/{finished_experiment['experiment_id']}",
         ):
             phone.goto(path)
-            overflow = phone.evaluate(
-                "() => document.documentElement.scrollWidth - window.innerWidth"
-            )
+            overflow = sideways_overflow(phone)
             assert overflow <= 1, (path, overflow)
     finally:
         context.close()

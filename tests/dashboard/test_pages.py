@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.dashboard.conftest import LiveServer, sign_in
+from tests.dashboard.conftest import LiveServer, sideways_overflow, sign_in
 
 PAGES = ("/", "/retention", "/retention?by=purchase", "/funnels")
 
@@ -118,9 +118,7 @@ def test_a_phone_sees_the_page_without_sideways_scrolling(
         sign_in(phone, live_server)
         for path in PAGES:
             phone.goto(path)
-            overflow = phone.evaluate(
-                "() => document.documentElement.scrollWidth - window.innerWidth"
-            )
+            overflow = sideways_overflow(phone)
             assert overflow <= 1, (path, overflow)
     finally:
         context.close()
