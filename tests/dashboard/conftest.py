@@ -131,6 +131,19 @@ def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
     assert not errors, f"console errors: {errors}"
 
 
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def phone(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    """A fresh page at phone width (no cookies: sign in first)."""
+    context = browser.new_context(base_url=live_server.url, viewport=PHONE)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
 def sideways_overflow(page: Any) -> float:
     """How many pixels the page is wider than the window (0: no sideways scrolling)."""
     overflow: float = page.evaluate(

@@ -236,14 +236,9 @@ def test_an_admin_form_from_elsewhere_is_refused(page: Any, live_server: LiveSer
 
 
 def test_a_phone_sees_the_data_page_without_sideways_scrolling(
-    browser: Any, live_server: LiveServer
+    phone: Any, live_server: LiveServer
 ) -> None:
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 844})
-    phone = context.new_page()
-    try:
-        sign_in(phone, live_server, "admin")
-        phone.goto("/data")
-        overflow = sideways_overflow(phone)
-        assert overflow <= 1, overflow
-    finally:
-        context.close()
+    sign_in(phone, live_server, "admin")
+    phone.goto("/data")
+    overflow = sideways_overflow(phone)
+    assert overflow <= 1, overflow

@@ -108,22 +108,17 @@ def test_the_pages_load_in_both_languages(
 
 
 def test_a_phone_sees_the_pages_without_sideways_scrolling(
-    browser: Any, live_server: LiveServer, finished_experiment: dict[str, Any]
+    phone: Any, live_server: LiveServer, finished_experiment: dict[str, Any]
 ) -> None:
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 844})
-    phone = context.new_page()
-    try:
-        sign_in(phone, live_server, "admin")
-        for path in (
-            "/models",
-            "/experiments",
-            f"/experiments/{finished_experiment['experiment_id']}",
-        ):
-            phone.goto(path)
-            overflow = sideways_overflow(phone)
-            assert overflow <= 1, (path, overflow)
-    finally:
-        context.close()
+    sign_in(phone, live_server, "admin")
+    for path in (
+        "/models",
+        "/experiments",
+        f"/experiments/{finished_experiment['experiment_id']}",
+    ):
+        phone.goto(path)
+        overflow = sideways_overflow(phone)
+        assert overflow <= 1, (path, overflow)
 
 
 def test_the_leaderboard_shows_the_registrys_metrics(page: Any, live_server: LiveServer) -> None:

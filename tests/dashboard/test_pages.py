@@ -110,18 +110,13 @@ def test_chinese_formats_dates_and_labels(page: Any, live_server: LiveServer) ->
 
 
 def test_a_phone_sees_the_page_without_sideways_scrolling(
-    browser: Any, live_server: LiveServer
+    phone: Any, live_server: LiveServer
 ) -> None:
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 844})
-    phone = context.new_page()
-    try:
-        sign_in(phone, live_server)
-        for path in PAGES:
-            phone.goto(path)
-            overflow = sideways_overflow(phone)
-            assert overflow <= 1, (path, overflow)
-    finally:
-        context.close()
+    sign_in(phone, live_server)
+    for path in PAGES:
+        phone.goto(path)
+        overflow = sideways_overflow(phone)
+        assert overflow <= 1, (path, overflow)
 
 
 def test_the_keyboard_reaches_the_content_and_the_menu(page: Any, live_server: LiveServer) -> None:
